@@ -1,0 +1,1 @@
+"""The agent's turn: what to say back, streamed sentence by sentence."""

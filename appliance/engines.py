@@ -1,0 +1,165 @@
+"""The engines a call needs, built once from the settings and shared by all calls.
+
+Start-up verifies every model against the manifest, loads Whisper, Piper and
+Silero in worker threads while the embedded LLM server starts, and renders the
+fixed prompts (greeting, fallbacks) ahead of time, so a caller never waits
+for them and a failing engine can still be apologised for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.agent.responder import Responder
+from appliance.config import Prompts, Settings
+from appliance.errors import ConfigError
+from appliance.llm.client import ChatClient
+from appliance.llm.embedded_server import EmbeddedLlamaServer
+from appliance.speech.faster_whisper_stt import FasterWhisperSTT
+from appliance.speech.piper_tts import PiperTTS
+from appliance.speech.stt import Int16Audio, SpeechToText
+from appliance.speech.tts import TextToSpeech
+from appliance.speech.vad import SileroVad
+from models.registry import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+VAD_MODEL = "silero-vad"
+PROMPT_NAMES = tuple(name for name in Prompts.model_fields if name != "system")
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class Engines:
+    settings: Settings
+    registry: ModelRegistry
+    vad: SileroVad
+    stt: SpeechToText
+    tts: TextToSpeech
+    llm: ChatClient
+    responder: Responder
+    server: EmbeddedLlamaServer | None = None
+    prompts: dict[str, tuple[str, Int16Audio]] = field(default_factory=dict)
+
+    def prompt(self, name: str) -> tuple[str, Int16Audio, int]:
+        text, audio = self.prompts[name]
+        return text, audio, self.tts.sample_rate
+
+    def model_ids(self) -> list[str]:
+        return model_ids(self.settings)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, progress: Progress = _quiet) -> Engines:
+        registry = ModelRegistry(data_dir=settings.data_dir, bundle_dir=settings.models.bundle_dir)
+        progress("verifying models")
+        await asyncio.to_thread(registry.verify_all, model_ids(settings))
+        server = None
+        if settings.uses_embedded_llm:
+            embedded = settings.embedded_llm
+            server = EmbeddedLlamaServer(
+                model_path=registry.path(embedded.model),
+                alias=settings.llm.model,
+                host=embedded.host,
+                port=embedded.port,
+                n_ctx=embedded.n_ctx,
+                threads=embedded.threads,
+                startup_timeout_s=embedded.startup_timeout_s,
+                log_path=settings.data_dir / "logs" / "llm-server.log",
+            )
+            progress("starting the embedded LLM server")
+            server_start = asyncio.create_task(server.start())
+        try:
+            progress("loading speech models")
+            vad, stt, tts = await asyncio.gather(
+                asyncio.to_thread(SileroVad, registry.path(VAD_MODEL)),
+                asyncio.to_thread(_load_stt, settings, registry),
+                asyncio.to_thread(_load_tts, settings, registry),
+            )
+            if server is not None:
+                await server_start
+            llm = ChatClient(
+                base_url=server.base_url if server else str(settings.llm.base_url),
+                model=settings.llm.model,
+                api_key=_read_secret(settings.llm.api_key_file),
+                connect_timeout_s=settings.llm.connect_timeout_s,
+                first_token_timeout_s=settings.llm.first_token_timeout_s,
+                total_timeout_s=settings.llm.total_timeout_s,
+                retries=settings.llm.retries,
+            )
+        except BaseException:
+            if server is not None:
+                server_start.cancel()
+                await server.stop()
+            raise
+        engines = cls(settings, registry, vad, stt, tts, llm, Responder(llm, settings), server)
+        progress("rendering prompts")
+        await engines._render_prompts()
+        return engines
+
+    async def _render_prompts(self) -> None:
+        for name in PROMPT_NAMES:
+            text = self.settings.agent.prompt(name)
+            speech = await self.tts.synthesize(text)
+            self.prompts[name] = (text, speech.audio)
+
+    async def close(self) -> None:
+        await self.llm.aclose()
+        if self.server is not None:
+            await self.server.stop()
+        self.stt.close()
+        self.tts.close()
+
+
+def model_ids(settings: Settings) -> list[str]:
+    ids = [VAD_MODEL, settings.stt_model_id(), settings.tts.voice]
+    if settings.uses_embedded_llm:
+        ids.append(settings.embedded_llm.model)
+    return ids
+
+
+def _load_stt(settings: Settings, registry: ModelRegistry) -> FasterWhisperSTT:
+    model_id = settings.stt_model_id()
+    stt = FasterWhisperSTT(
+        registry.path(model_id),
+        device=settings.stt.device,
+        compute_type=settings.stt.compute_type,
+        cpu_threads=settings.stt.cpu_threads,
+        beam_size=settings.stt.beam_size,
+        name=model_id,
+    )
+    stt.warmup()
+    return stt
+
+
+def _load_tts(settings: Settings, registry: ModelRegistry) -> PiperTTS:
+    tts = PiperTTS(
+        registry.path(settings.tts.voice),
+        length_scale=settings.tts.length_scale,
+        threads=settings.tts.threads,
+        name=settings.tts.voice,
+    )
+    if not tts.language.lower().startswith(settings.agent.language):
+        log.warning(
+            "voice language differs from the agent language",
+            extra={"voice": settings.tts.voice, "voice_language": tts.language},
+        )
+    tts.warmup()
+    return tts
+
+
+def _read_secret(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise ConfigError(f"cannot read llm.api_key_file {path}: {exc.strerror}") from exc

@@ -1,0 +1,65 @@
+"""Errors with stable codes.
+
+Every failure the appliance reports carries a code that never changes between
+releases, so operators can alert on it and the audit log can count it. The
+message is for humans; the code is for machines.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    CONFIG_INVALID = "CONFIG_INVALID"
+    MODEL_MISSING = "MODEL_MISSING"
+    MODEL_CORRUPT = "MODEL_CORRUPT"
+    AUDIO_NOT_FOUND = "AUDIO_NOT_FOUND"
+    AUDIO_NOT_WAV = "AUDIO_NOT_WAV"
+    AUDIO_UNSUPPORTED_FORMAT = "AUDIO_UNSUPPORTED_FORMAT"
+    AUDIO_EMPTY = "AUDIO_EMPTY"
+    STT_FAILED = "STT_FAILED"
+    TTS_FAILED = "TTS_FAILED"
+    LLM_UNAVAILABLE = "LLM_UNAVAILABLE"
+    LLM_TIMEOUT = "LLM_TIMEOUT"
+    LLM_BAD_RESPONSE = "LLM_BAD_RESPONSE"
+    LLM_SERVER_FAILED = "LLM_SERVER_FAILED"
+    CALL_FAILED = "CALL_FAILED"
+
+
+class ApplianceError(Exception):
+    """Base of every error the appliance raises on purpose."""
+
+    code: ErrorCode = ErrorCode.CALL_FAILED
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+class ConfigError(ApplianceError):
+    code = ErrorCode.CONFIG_INVALID
+
+
+class ModelError(ApplianceError):
+    code = ErrorCode.MODEL_MISSING
+
+
+class AudioInputError(ApplianceError):
+    code = ErrorCode.AUDIO_NOT_WAV
+
+
+class EngineError(ApplianceError):
+    """A speech or language engine failed while serving a call."""
+
+
+class LLMError(EngineError):
+    code = ErrorCode.LLM_UNAVAILABLE

@@ -1,0 +1,1 @@
+"""Hearing and speaking: voice activity, speech-to-text, text-to-speech."""

@@ -1,0 +1,1 @@
+"""The appliance's HTTP side: health now; dashboard, API and softphone later."""
