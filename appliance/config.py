@@ -51,6 +51,10 @@ class SttSettings(_Section):
     compute_type: str = "int8"
     cpu_threads: int = Field(default=2, ge=1, le=64)
     beam_size: int = Field(default=1, ge=1, le=10)
+    short_window: bool = Field(
+        default=True,
+        description="Encode short turns with a window cut to their length instead of 30 s.",
+    )
 
 
 class TtsSettings(_Section):
@@ -72,7 +76,7 @@ class VadSettings(_Section):
 
 class TurnSettings(_Section):
     speech_onset_ms: int = Field(default=64, ge=32, le=1000)
-    speculate_after_ms: int = Field(default=192, ge=32, le=3000)
+    speculate_after_ms: int = Field(default=160, ge=32, le=3000)
     end_of_turn_ms: int = Field(default=544, ge=96, le=5000)
     backchannel_max_ms: int = Field(default=800, ge=0, le=3000)
     max_segment_s: float = Field(default=20.0, ge=2.0, le=30.0)
@@ -96,7 +100,7 @@ class LlmSettings(_Section):
     model: str = "smollm2-135m-instruct"
     api_key_file: Path | None = None
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=80, ge=8, le=2048)
+    max_tokens: int = Field(default=60, ge=8, le=2048)  # a phone answer is a sentence or two
     connect_timeout_s: float = Field(default=2.0, gt=0.0, le=60.0)
     first_token_timeout_s: float = Field(default=4.0, gt=0.0, le=120.0)
     total_timeout_s: float = Field(default=15.0, gt=0.0, le=600.0)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from appliance.agent.responder import Responder
 from appliance.config import Prompts, Settings
-from appliance.errors import ConfigError
-from appliance.llm.client import ChatClient
+from appliance.errors import ConfigError, LLMError
+from appliance.llm.client import ChatClient, StreamStats
 from appliance.llm.embedded_server import EmbeddedLlamaServer
 from appliance.speech.faster_whisper_stt import FasterWhisperSTT
 from appliance.speech.piper_tts import PiperTTS
@@ -103,6 +103,8 @@ class Engines:
         engines = cls(settings, registry, vad, stt, tts, llm, Responder(llm, settings), server)
         progress("rendering prompts")
         await engines._render_prompts()
+        progress("warming up the LLM")
+        await engines._warm_up_llm()
         return engines
 
     async def _render_prompts(self) -> None:
@@ -110,6 +112,19 @@ class Engines:
             text = self.settings.agent.prompt(name)
             speech = await self.tts.synthesize(text)
             self.prompts[name] = (text, speech.audio)
+
+    async def _warm_up_llm(self) -> None:
+        """One tiny request: loads weights into cache and the system prompt into the KV cache.
+
+        A failure is only logged: the appliance must start (and apologise on
+        calls) even while an external LLM endpoint is down.
+        """
+        stats = StreamStats()
+        try:
+            async for _ in self.responder.reply([], "Hello.", stats):
+                break
+        except LLMError as exc:
+            log.warning("LLM warm-up failed", extra={"code": str(exc.code)})
 
     async def close(self) -> None:
         await self.llm.aclose()
@@ -134,6 +149,7 @@ def _load_stt(settings: Settings, registry: ModelRegistry) -> FasterWhisperSTT:
         compute_type=settings.stt.compute_type,
         cpu_threads=settings.stt.cpu_threads,
         beam_size=settings.stt.beam_size,
+        short_window=settings.stt.short_window,
         name=model_id,
     )
     stt.warmup()

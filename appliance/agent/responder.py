@@ -37,7 +37,7 @@ class Responder:
     async def reply(
         self, history: Sequence[ChatMessage], user_text: str, stats: StreamStats
     ) -> AsyncIterator[str]:
-        chunker = SentenceChunker()
+        chunker = SentenceChunker(first_chunk_min_words=3)
         produced = False
         stream = self.llm.stream_chat(
             self.messages(history, user_text),

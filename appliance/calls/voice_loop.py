@@ -61,7 +61,8 @@ VAD_RATE = 16_000
 VAD_CHUNK = VAD_RATE * CHUNK_MS // 1000
 TRANSPORT_STOP_S = 5.0
 GATE_CONFIRM_MS = 160  # the VAD must hear speech this soon after the loudness gate did
-PREROLL_CHUNKS = 8  # 256 ms of audio before the onset goes to STT too
+PREROLL_CHUNKS = 15  # 480 ms before the onset go to STT too: Silero can lag a first word
+VAD_RESET_CHUNKS = 63  # ~2 s of quiet between turns: start the VAD afresh
 TAIL_CHUNKS = 4  # and 128 ms after the last voiced chunk
 
 
@@ -99,6 +100,7 @@ class VoiceLoop:
         self.ports = MediaPorts(self._loop, self.playout)
         self._inbound = StreamResampler(transport.sample_rate, VAD_RATE)
         self._gate = LoudnessGate()
+        self._quiet_chunks = 0
         self._pending16 = np.zeros(0, dtype=np.int16)
         self._preroll: deque[Int16Audio] = deque(maxlen=PREROLL_CHUNKS)
         self._utterance: list[Int16Audio] = []
@@ -213,6 +215,13 @@ class VoiceLoop:
         while len(self._pending16) >= VAD_CHUNK:
             chunk, self._pending16 = self._pending16[:VAD_CHUNK], self._pending16[VAD_CHUNK:]
             probability = self.vad.process(chunk.astype(np.float32) / 32768.0)
+            self._quiet_chunks = (
+                0 if self.detector.in_utterance or probability > 0.1 else self._quiet_chunks + 1
+            )
+            if self._quiet_chunks >= VAD_RESET_CHUNKS:
+                # Silero's state drifts over long silence and then reacts late to speech.
+                self.vad.reset()
+                self._quiet_chunks = 0
             signals = self.detector.update(probability)
             self.emitter.media_ms = self.detector.now_ms
             self._collect(chunk, probability, signals, item.arrived)
@@ -243,9 +252,10 @@ class VoiceLoop:
         start = self.media_ms - ms_of(len(audio), VAD_RATE)
         task = asyncio.create_task(self.engines.stt.transcribe(audio, language=self.language))
         self._segments.append(task)
-        task.add_done_callback(lambda t: self._emit_partial(t, start))
+        end = self.media_ms
+        task.add_done_callback(lambda t: self._emit_partial(t, start, end))
 
-    def _emit_partial(self, task: asyncio.Task[Transcript], start_ms: int) -> None:
+    def _emit_partial(self, task: asyncio.Task[Transcript], start_ms: int, end_ms: int) -> None:
         if task.cancelled() or task.exception() is not None:
             return
         self.emitter.emit(
@@ -253,7 +263,7 @@ class VoiceLoop:
             turn_id=self._turn_ids + 1,
             text=task.result().text,
             start_ms=start_ms,
-            end_ms=self.media_ms,
+            end_ms=end_ms,
         )
 
     def _on_signal(self, signal: TurnSignal) -> None:

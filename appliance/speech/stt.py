@@ -52,6 +52,8 @@ class SpeechToText(ABC):
         self.name = name
         self.timeout_s = timeout_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"stt-{name}")
+        # The timeout covers the work, not the wait for a free worker.
+        self._slots = asyncio.Semaphore(workers)
 
     async def transcribe(self, audio: Int16Audio, *, language: str | None = None) -> Transcript:
         """Transcribe 16 kHz mono int16 audio."""
@@ -61,10 +63,11 @@ class SpeechToText(ABC):
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
-            raw = await asyncio.wait_for(
-                loop.run_in_executor(self._pool, self._transcribe, samples, language),
-                timeout=self.timeout_s,
-            )
+            async with self._slots:
+                raw = await asyncio.wait_for(
+                    loop.run_in_executor(self._pool, self._transcribe, samples, language),
+                    timeout=self.timeout_s,
+                )
         except TimeoutError as exc:
             raise EngineError(
                 f"{self.name}: transcription exceeded {self.timeout_s:.0f} s",

@@ -44,6 +44,8 @@ class TextToSpeech(ABC):
         self.language = language
         self.timeout_s = timeout_s
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tts-{name}")
+        # The timeout covers the work, not the wait for the worker.
+        self._slots = asyncio.Semaphore(1)
 
     async def synthesize(self, text: str) -> Speech:
         """Speak one chunk of text; mono int16 at ``self.sample_rate``."""
@@ -52,9 +54,11 @@ class TextToSpeech(ABC):
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
-            audio = await asyncio.wait_for(
-                loop.run_in_executor(self._pool, self._synthesize, text), timeout=self.timeout_s
-            )
+            async with self._slots:
+                audio = await asyncio.wait_for(
+                    loop.run_in_executor(self._pool, self._synthesize, text),
+                    timeout=self.timeout_s,
+                )
         except TimeoutError as exc:
             raise EngineError(
                 f"{self.name}: synthesis exceeded {self.timeout_s:.0f} s", code=ErrorCode.TTS_FAILED

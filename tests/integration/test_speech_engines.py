@@ -18,7 +18,7 @@ import pytest
 from faster_whisper.vad import SileroVADModel
 
 from appliance.errors import ErrorCode, ModelError
-from appliance.speech.faster_whisper_stt import FasterWhisperSTT
+from appliance.speech.faster_whisper_stt import FasterWhisperSTT, _repeats
 from appliance.speech.piper_tts import PiperTTS
 from appliance.speech.vad import SileroVad, VadStream
 from models import ModelRegistry
@@ -151,6 +151,25 @@ async def test_tiny_en_transcribes_piper_question(
     assert transcript.language == "en"
     assert transcript.no_speech_prob < 0.5
     report("stt_tiny_en_rtf", round(transcript.real_time_factor, 3))
+
+
+def test_short_window_agrees_with_the_full_window(
+    tiny_en: FasterWhisperSTT, english_speech: Int16Audio
+) -> None:
+    samples = english_speech.astype(np.float32) / 32768.0
+    short = tiny_en._transcribe_short(samples, "en")
+    tiny_en.short_window = False
+    try:
+        full = tiny_en._transcribe(samples, "en")
+    finally:
+        tiny_en.short_window = True
+    assert short is not None
+    assert word_error_rate(full.text, short.text) <= 0.1, (short.text, full.text)
+
+
+def test_a_looping_short_window_falls_back_to_the_full_window() -> None:
+    assert _repeats([1, 2, 3, 4, 9, 1, 2, 3, 4], 4)
+    assert not _repeats([1, 2, 3, 4, 1, 2, 3, 5], 4)
 
 
 @pytest.mark.asyncio

@@ -11,31 +11,25 @@ import re
 import shutil
 import struct
 import subprocess
-import wave
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 
+from appliance.audio.resample import resample
 from appliance.speech.piper_tts import PiperTTS
 
 Int16Audio = npt.NDArray[np.int16]
 
 ESPEAK = "/usr/bin/espeak-ng"
 _APOSTROPHES = "'\u2019"  # ASCII and typographic, both used by Whisper
+_DOTTED_ACRONYM = re.compile(r"\b(?:[^\W\d_]\.){2,}")
+_INNER_HYPHEN = re.compile(r"(?<=[^\W_])-(?=[^\W_])")
 _WORD = re.compile(rf"[^\W_]+(?:[{_APOSTROPHES}][^\W_]+)*")
 
 
 def silence(ms: int, sample_rate: int = 16_000) -> Int16Audio:
     return np.zeros(sample_rate * ms // 1000, dtype=np.int16)
-
-
-def resample(audio: Int16Audio, from_rate: int, to_rate: int) -> Int16Audio:
-    if from_rate == to_rate:
-        return audio
-    return np.asarray(soxr.resample(audio, from_rate, to_rate), dtype=np.int16)
 
 
 def espeak_speech(
@@ -92,16 +86,14 @@ def piper_speech(tts: PiperTTS, text: str, sample_rate: int = 16_000) -> Int16Au
     return resample(speech.audio, speech.sample_rate, sample_rate)
 
 
-def write_wav(path: Path, audio: Int16Audio, sample_rate: int) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(audio.astype("<i2").tobytes())
-
-
 def normalise_words(text: str) -> list[str]:
-    """Casefolded words without punctuation ("Don't!" -> "dont", "ß" -> "ss")."""
+    """Casefolded words without punctuation, for tolerant transcript comparison.
+
+    "Don't!" -> "dont", "ß" -> "ss", and spellings that only differ in
+    punctuation count as the same word: "P.I.N." -> "pin", "Wi-Fi" -> "wifi".
+    """
+    text = _DOTTED_ACRONYM.sub(lambda match: match.group(0).replace(".", ""), text)
+    text = _INNER_HYPHEN.sub("", text)
     strip = str.maketrans("", "", _APOSTROPHES)
     return [word.translate(strip) for word in _WORD.findall(text.casefold())]
 
