@@ -15,7 +15,11 @@ from typing import Any
 
 from appliance.config import LogSettings
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn adds an ANSI-coloured copy of the message
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,11 +1,12 @@
 # shellcheck shell=bash
 # Sourced by scripts/appliance and scripts/test.sh: makes sure the Python
-# environment for this lock file exists, then exports APPLIANCE_PYTHON.
+# environment for this lock file exists, then sets VENV_PYTHON (and PYTHONPATH). Launcher variables stay
+# outside the APPLIANCE_* namespace, which belongs to the validated settings.
 #
 # Heavy installs live outside the clone, keyed by the lock file's hash, so a
 # re-run is instant and a fresh machine builds everything it needs:
-#   ${APPLIANCE_CACHE_DIR:-~/.cache/voice-appliance}/venv-<key>   the virtualenv
-#   ${APPLIANCE_CACHE_DIR:-~/.cache/voice-appliance}/wheels/<cpu> llama-cpp-python,
+#   ${VOICE_APPLIANCE_CACHE_DIR:-~/.cache/voice-appliance}/venv-<key>   the virtualenv
+#   ${VOICE_APPLIANCE_CACHE_DIR:-~/.cache/voice-appliance}/wheels/<cpu> llama-cpp-python,
 #       compiled once per CPU feature set (about 5 minutes on 2 cores)
 # Nothing is downloaded at run time: models come from PyPI packages pinned in
 # requirements.lock.
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CACHE_DIR=${APPLIANCE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-appliance}
+CACHE_DIR=${VOICE_APPLIANCE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-appliance}
 LOCK="$ROOT/requirements.lock"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
@@ -78,7 +79,7 @@ ensure_venv() {
         [ -z "$conflicts" ] || say "warning: pip check: $conflicts"
         touch "$venv/.complete"
     fi
-    export APPLIANCE_PYTHON="$venv/bin/python"
+    VENV_PYTHON="$venv/bin/python"
     export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 }
 

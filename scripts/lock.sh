@@ -3,7 +3,7 @@
 # dependencies change; never by CI). Uses the cached llama-cpp-python wheel.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE_DIR=${APPLIANCE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-appliance}
+CACHE_DIR=${VOICE_APPLIANCE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-appliance}
 WHEELS="$CACHE_DIR/wheels/$(grep -m1 '^flags' /proc/cpuinfo | sha256sum | cut -c1-12)"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

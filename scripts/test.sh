@@ -8,9 +8,9 @@ source "$(dirname "$0")/bootstrap.sh"
 ensure_debian_packages espeak-ng sox
 cd "$ROOT"
 say "ruff"
-"$APPLIANCE_PYTHON" -m ruff check .
-"$APPLIANCE_PYTHON" -m ruff format --check .
+"$VENV_PYTHON" -m ruff check .
+"$VENV_PYTHON" -m ruff format --check .
 say "mypy (strict)"
-"$APPLIANCE_PYTHON" -m mypy
+"$VENV_PYTHON" -m mypy
 say "pytest"
-exec "$APPLIANCE_PYTHON" -m pytest "$@"
+exec "$VENV_PYTHON" -m pytest "$@"

@@ -115,7 +115,6 @@ class VoiceLoop:
         self._last_activity_ms = 0
         self._reprompts = 0
         self._ended = False
-        self._background: set[asyncio.Task[None]] = set()
         self.end_reason = ""
 
     # -- lifecycle -------------------------------------------------------
@@ -165,7 +164,9 @@ class VoiceLoop:
             active.cancel()
             self._complete(active, heard, interrupted=True)
         await self._keep_partial_transcript()
-        for task in (*self._background, *self._segments):
+        if self._barge is not None and self._barge.check is not None:
+            self._barge.check.cancel()
+        for task in self._segments:
             task.cancel()
         await self.transport.hangup()
         try:

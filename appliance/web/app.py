@@ -29,4 +29,9 @@ def health(state: State) -> dict[str, Any]:
 
 
 def create_app(engines: Engines) -> Litestar:
-    return Litestar(route_handlers=[health], state=State({"engines": engines}), openapi_config=None)
+    return Litestar(
+        route_handlers=[health],
+        state=State({"engines": engines}),
+        openapi_config=None,
+        logging_config=None,  # the appliance configures structured logging itself
+    )

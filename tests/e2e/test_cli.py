@@ -195,3 +195,24 @@ def test_serve_runs_reports_health_and_stops_cleanly(tmp_path: Path) -> None:
     assert code == 0
     log = (tmp_path / "logs" / "llm-server.log").read_text()
     assert "Shutting down" in log or "Finished server process" in log
+
+
+def test_the_readme_launcher_runs_the_cli_from_its_cached_environment(tmp_path: Path) -> None:
+    # sys.executable is <cache>/venv-<lock hash>/bin/python when run by scripts/test.sh
+    cache = Path(sys.executable).parents[2]
+    result = subprocess.run(
+        [str(REPO / "scripts" / "appliance"), "config", "check"],
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "VOICE_APPLIANCE_CACHE_DIR": str(cache),
+            "APPLIANCE_DATA_DIR": str(tmp_path / "data"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "configuration is valid" in result.stdout
+    assert str(tmp_path / "data") in result.stdout

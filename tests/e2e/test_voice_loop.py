@@ -132,3 +132,18 @@ async def test_a_backchannel_does_not_cut_the_agent_off(
     assert not completed[0].interrupted
     # The backchannel is not a turn of its own: only the question was answered.
     assert len(record.of(TranscriptFinal)) == 1
+
+
+@pytest.mark.parametrize("line_rate", [8_000, 48_000])
+async def test_narrowband_and_wideband_lines_are_resampled_at_the_edges(
+    engines: Engines, settings: Settings, line_rate: int
+) -> None:
+    question = await say(engines, "Where is the emergency entrance?", rate=line_rate)
+    caller = SimulatedCaller([CallerTurn(question)], sample_rate=line_rate, realtime=False)
+    record = await run_call(engines, caller, settings)
+    transcripts = record.of(TranscriptFinal)
+    assert len(transcripts) == 1
+    assert "emergency" in normalise_words(transcripts[0].text)
+    agent = caller.recording.agent_audio()
+    assert caller.recording.agent[0].shape == (line_rate // 50,)  # 20 ms frames at the line rate
+    assert voiced_ms(agent, line_rate) > 3000
