@@ -42,9 +42,9 @@ from appliance.errors import ConfigError, ErrorCode, ModelError
 
 logger = logging.getLogger(__name__)
 
-Role = Literal["stt", "tts", "llm", "vad"]
+Role = Literal["stt", "tts", "llm", "vad", "embedding"]
 Origin = Literal["bundle", "package", "assembled"]
-ROLES: tuple[Role, ...] = ("stt", "tts", "llm", "vad")
+ROLES: tuple[Role, ...] = ("stt", "tts", "llm", "vad", "embedding")
 STAMP_FILE = "verified.json"
 _CHUNK = 4 * 1024 * 1024
 

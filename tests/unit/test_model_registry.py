@@ -85,7 +85,7 @@ def _synthetic_split_model(bundle: Path, parts: list[bytes], extra: bytes) -> Mo
 def test_manifest_covers_every_role_with_licence_and_hashes() -> None:
     manifest = load_manifest()
 
-    assert {spec.role for spec in manifest.values()} == {"stt", "tts", "llm", "vad"}
+    assert {spec.role for spec in manifest.values()} == {"stt", "tts", "llm", "vad", "embedding"}
     assert set(manifest) >= {
         "whisper-tiny.en",
         "whisper-base",

@@ -1,0 +1,131 @@
+"""Split a document into spoken-answer-sized chunks.
+
+llama-index's ``MarkdownNodeParser`` cuts the text at headings (each node keeps
+its heading path); each section is then cut into groups of a few sentences, at
+most ``max_chars`` long, so that one chunk is about what an agent would say in
+one answer. Plain text without headings is one section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from llama_index.core import Document
+from llama_index.core.node_parser import MarkdownNodeParser
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"„“'(\[]?[A-ZÄÖÜ0-9])|\n\s*\n|\n(?=\s*[-*•] )")
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_STOP_DE = frozenset(
+    [
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "nicht",
+        "mit",
+        "für",
+        "sie",
+        "ich",
+        "wir",
+        "auf",
+        "ein",
+        "eine",
+        "dem",
+        "den",
+        "zu",
+        "von",
+        "bei",
+    ]
+)
+_STOP_EN = frozenset(
+    [
+        "the",
+        "and",
+        "is",
+        "are",
+        "not",
+        "with",
+        "for",
+        "you",
+        "we",
+        "on",
+        "a",
+        "an",
+        "to",
+        "of",
+        "at",
+        "in",
+        "your",
+        "can",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    section: str
+    index: int
+
+
+def document_title(text: str, fallback: str) -> str:
+    """The first heading, else the first line, else ``fallback``."""
+    for line in text.splitlines():
+        match = _HEADING.match(line)
+        if match:
+            return match.group(2)
+        if line.strip():
+            return line.strip()[:120]
+    return fallback
+
+
+def detect_language(text: str) -> str:
+    """``de`` or ``en`` from stop-word counts (documents here are German or English)."""
+    words = re.findall(r"[a-zäöüß]+", text.lower())
+    german = sum(word in _STOP_DE for word in words) + 2 * sum("ß" in w or "ü" in w for w in words)
+    english = sum(word in _STOP_EN for word in words)
+    return "de" if german >= english else "en"
+
+
+def split_sentences(text: str) -> list[str]:
+    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+def _sections(text: str) -> list[tuple[str, str]]:
+    nodes = MarkdownNodeParser().get_nodes_from_documents([Document(text=text)])
+    out = []
+    for node in nodes:
+        body_lines, heading = [], ""
+        for line in node.get_content().splitlines():
+            match = _HEADING.match(line)
+            if match:
+                heading = match.group(2)
+            else:
+                body_lines.append(line)
+        body = "\n".join(body_lines).strip()
+        if body:
+            out.append((heading, body))
+    return out
+
+
+def _group(sentences: list[str], max_sentences: int, max_chars: int) -> list[str]:
+    groups: list[list[str]] = [[]]
+    for sentence in sentences:
+        current = groups[-1]
+        too_long = sum(len(s) + 1 for s in current) + len(sentence) > max_chars
+        if current and (len(current) >= max_sentences or too_long):
+            groups.append(current := [])
+        current.append(sentence)
+    return [" ".join(group) for group in groups if group]
+
+
+def chunk_document(text: str, *, max_sentences: int = 2, max_chars: int = 500) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for section, body in _sections(text):
+        lines = [line.strip() for line in body.splitlines()]
+        sentences = split_sentences("\n".join(lines))
+        for group in _group(sentences, max_sentences, max_chars):
+            chunks.append(Chunk(text=group, section=section, index=len(chunks)))
+    return chunks

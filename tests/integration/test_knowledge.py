@@ -1,0 +1,271 @@
+"""Knowledge base against real USE embeddings and real Qdrant local mode.
+
+Documents are written at test time (Markdown, text, HTML, DOCX, PDF; German
+and English); nothing is faked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qdrant_client import QdrantClient, models
+
+from appliance.knowledge.embeddings import UseEmbeddings
+from appliance.knowledge.errors import KnowledgeCode, KnowledgeError
+from appliance.knowledge.ingest import KnowledgeStore, open_local_client
+from appliance.knowledge.retrieve import Retriever
+
+VISITING_DE = """# Besuchszeiten im Klinikum
+
+## Normalstationen
+Besuche auf den Normalstationen sind täglich von 15 bis 20 Uhr möglich.
+Pro Patient sind höchstens drei Besucher gleichzeitig erlaubt.
+
+## Kinderstation
+Eltern dürfen auf der Kinderstation jederzeit bei ihrem Kind bleiben.
+"""
+
+PARKING_EN = """Parking at the hospital
+
+The car park opposite the main entrance costs 2 euros per hour.
+The daily maximum is 12 euros. Bus line 8 stops in front of the hospital.
+"""
+
+CARD_DE = """# Karte verloren
+
+Eine verlorene Bankkarte sperren Sie rund um die Uhr über den Sperr-Notruf.
+Die neue Karte kommt nach etwa einer Woche per Post.
+"""
+
+
+@pytest.fixture(scope="module")
+def embedder() -> UseEmbeddings:
+    engine = UseEmbeddings(threads=1)
+    engine.load()
+    return engine
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[QdrantClient]:
+    opened = open_local_client(tmp_path / "data")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def store(client: QdrantClient, embedder: UseEmbeddings) -> KnowledgeStore:
+    return KnowledgeStore(client, embedder, collection="test")
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "besuch.md").write_text(VISITING_DE, "utf-8")
+    (folder / "parking.txt").write_text(PARKING_EN, "utf-8")
+    (folder / "karte.md").write_text(CARD_DE, "utf-8")
+    return folder
+
+
+def _payloads(store: KnowledgeStore, doc_id: str) -> list[dict[str, Any]]:
+    return [p for p in store.payloads() if p["doc_id"] == doc_id]
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id"),
+    [
+        ("Wann darf ich meine Mutter im Krankenhaus besuchen?", "besuch"),
+        ("How much does it cost to leave my car there for a whole day?", "parking"),
+        ("Meine EC-Karte ist weg, was soll ich tun?", "karte"),
+        ("Can I stay with my child on the children's ward?", "besuch"),
+    ],
+)
+def test_paraphrased_question_finds_its_document(
+    store: KnowledgeStore, docs: Path, question: str, doc_id: str
+) -> None:
+    store.ingest_paths([docs])
+    passages = Retriever(store).search(question, k=3)
+    assert passages[0].doc_id == doc_id
+    assert passages[0].score >= passages[-1].score
+
+
+def test_chunks_carry_metadata(store: KnowledgeStore, docs: Path) -> None:
+    results = store.ingest_paths([docs])
+    assert {r.doc_id for r in results} == {"besuch", "parking", "karte"}
+    german = _payloads(store, "besuch")
+    assert {p["section"] for p in german} == {"Normalstationen", "Kinderstation"}
+    assert all(p["title"] == "Besuchszeiten im Klinikum" for p in german)
+    assert all(p["language"] == "de" and p["source_file"] == "besuch.md" for p in german)
+    english = _payloads(store, "parking")
+    assert all(p["language"] == "en" and p["title"] == "Parking at the hospital" for p in english)
+    assert all(p["version"] and p["ingested_at"] for p in german + english)
+    listed = {d.doc_id: d for d in store.documents()}
+    assert listed["besuch"].chunks == len(german)
+
+
+def test_delete_removes_a_document(store: KnowledgeStore, docs: Path) -> None:
+    store.ingest_paths([docs])
+    retriever = Retriever(store)
+    assert store.delete("parking") > 0
+    found = retriever.search("How much is parking per day?", k=5)
+    assert all(p.doc_id != "parking" for p in found)
+    with pytest.raises(KnowledgeError) as caught:
+        store.delete("parking")
+    assert caught.value.kb_code is KnowledgeCode.KB_DOC_NOT_FOUND
+
+
+class _ObservingClient(QdrantClient):
+    """A real local-mode client that records what the collection held at each delete."""
+
+    seen_at_delete: list[set[str]]
+
+    def delete(self, collection_name: str, points_selector: Any, *args: Any, **kwargs: Any) -> Any:
+        records, _ = self.scroll(collection_name, limit=10_000, with_payload=True)
+        self.seen_at_delete.append({str((r.payload or {})["version"]) for r in records})
+        return super().delete(collection_name, points_selector, *args, **kwargs)
+
+
+def test_reingest_replaces_only_after_new_chunks_are_in(
+    tmp_path: Path, embedder: UseEmbeddings
+) -> None:
+    path = tmp_path / "vectors"
+    path.mkdir()
+    client = _ObservingClient(path=str(path))
+    client.seen_at_delete = []
+    try:
+        store = KnowledgeStore(client, embedder, collection="test")
+        doc = tmp_path / "parking.txt"
+        doc.write_text(PARKING_EN, "utf-8")
+        first = store.ingest_file(doc)
+        doc.write_text(PARKING_EN.replace("12 euros", "15 euros"), "utf-8")
+        second = store.ingest_file(doc)
+        assert second.version != first.version
+        assert second.replaced == first.chunks
+        assert client.seen_at_delete == [{first.version, second.version}]
+        remaining = _payloads(store, "parking")
+        assert {p["version"] for p in remaining} == {second.version}
+        assert any("15 euros" in p["text"] for p in remaining)
+    finally:
+        client.close()
+
+
+def test_failed_reingest_keeps_the_old_version(store: KnowledgeStore, tmp_path: Path) -> None:
+    doc = tmp_path / "karte.md"
+    doc.write_text(CARD_DE, "utf-8")
+    first = store.ingest_file(doc)
+    doc.write_text("   \n", "utf-8")
+    with pytest.raises(KnowledgeError) as caught:
+        store.ingest_file(doc)
+    assert caught.value.kb_code is KnowledgeCode.KB_FILE_EMPTY
+    assert {p["version"] for p in _payloads(store, "karte")} == {first.version}
+
+
+def test_html_and_docx_are_ingested(store: KnowledgeStore, tmp_path: Path) -> None:
+    docx: Any = pytest.importorskip("docx")
+    page = tmp_path / "notfall.html"
+    page.write_text(
+        "<html><head><title>x</title><script>var a=1;</script></head><body>"
+        "<h1>Notaufnahme</h1><p>Die Notaufnahme ist rund um die Uhr geöffnet.</p></body></html>",
+        "utf-8",
+    )
+    word = docx.Document()
+    word.add_heading("Opening hours", level=1)
+    word.add_paragraph("The branch is open Monday to Friday from 9 to 18.")
+    word.save(str(tmp_path / "hours.docx"))
+    store.ingest_paths([tmp_path])
+    retriever = Retriever(store)
+    assert retriever.search("Ist die Notaufnahme nachts offen?", k=1)[0].doc_id == "notfall"
+    top = retriever.search("When is the branch open?", k=1)[0]
+    assert (top.doc_id, top.title) == ("hours", "Opening hours")
+
+
+def _pdf(path: Path, *, password: str | None) -> None:
+    pypdf: Any = pytest.importorskip("pypdf")
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    if password:
+        writer.encrypt(password)
+    with path.open("wb") as handle:
+        writer.write(handle)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "code"),
+    [
+        ("empty.md", b"", KnowledgeCode.KB_FILE_EMPTY),
+        ("blank.txt", b" \n\n \n", KnowledgeCode.KB_FILE_EMPTY),
+        ("slides.pptx", b"PK\x03\x04", KnowledgeCode.KB_FILE_UNSUPPORTED),
+        (
+            "latin1.txt",
+            "Gebühr für Überweisung".encode("latin-1"),
+            KnowledgeCode.KB_FILE_UNREADABLE,
+        ),
+        ("broken.pdf", b"%PDF-1.7\nnot really a pdf", KnowledgeCode.KB_FILE_UNREADABLE),
+        ("broken.docx", b"PK\x03\x04 truncated", KnowledgeCode.KB_FILE_UNREADABLE),
+        ("huge.md", b"# Big\n\n" + b"Ein Satz. " * 200, KnowledgeCode.KB_FILE_TOO_LARGE),
+    ],
+)
+def test_bad_files_give_coded_errors_naming_the_file(
+    store: KnowledgeStore,
+    tmp_path: Path,
+    name: str,
+    content: bytes,
+    code: KnowledgeCode,
+) -> None:
+    store.max_file_bytes = 1024
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(KnowledgeError) as caught:
+        store.ingest_file(path)
+    assert caught.value.kb_code is code
+    assert name in str(caught.value)
+    assert store.payloads() == []
+
+
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("secret", KnowledgeCode.KB_FILE_UNREADABLE),
+        (None, KnowledgeCode.KB_FILE_EMPTY),
+    ],
+)
+def test_encrypted_or_textless_pdf_is_refused(
+    store: KnowledgeStore, tmp_path: Path, password: str | None, code: KnowledgeCode
+) -> None:
+    path = tmp_path / "scan.pdf"
+    _pdf(path, password=password)
+    with pytest.raises(KnowledgeError) as caught:
+        store.ingest_file(path)
+    assert caught.value.kb_code is code
+    assert "scan.pdf" in str(caught.value)
+
+
+def test_missing_file_is_named(store: KnowledgeStore, tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeError) as caught:
+        store.ingest_file(tmp_path / "gone.md")
+    assert caught.value.kb_code is KnowledgeCode.KB_FILE_NOT_FOUND
+    assert "gone.md" in str(caught.value)
+
+
+def test_points_are_cosine_vectors_of_the_model_size(store: KnowledgeStore, docs: Path) -> None:
+    store.ingest_paths([docs])
+    info = store.client.get_collection("test")
+    params = info.config.params.vectors
+    assert isinstance(params, models.VectorParams)
+    assert (params.size, params.distance) == (512, models.Distance.COSINE)
+
+
+def test_relevance_decision_follows_the_configured_threshold(
+    store: KnowledgeStore, docs: Path
+) -> None:
+    store.ingest_paths([docs])
+    question = "Wann sind die Besuchszeiten?"
+    strict = Retriever(store, min_score=2.0).retrieve(question)
+    lenient = Retriever(store, min_score=0.0).retrieve(question)
+    assert not strict.relevant
+    assert lenient.relevant
+    assert strict.top_score == pytest.approx(lenient.top_score)
+    assert strict.passages[0].doc_id == "besuch"
