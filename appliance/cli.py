@@ -252,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     config_sub.add_parser("check", help="validate the configuration and print a summary")
 
+    from appliance.knowledge.cli import add_parser as add_kb_parser
+
+    add_kb_parser(sub)
+
     models = sub.add_parser("models", help="list the model manifest; --verify checks the files")
     models.add_argument("--verify", action="store_true", help="verify sha256 of the models in use")
     return parser
@@ -264,6 +268,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_call(args, settings))
     if args.command == "config":
         return _config_check(settings)
+    if args.command == "kb":
+        from appliance.knowledge.cli import run as run_kb
+
+        return run_kb(args, settings)
     return _models(settings, args.verify)
 
 

@@ -178,6 +178,17 @@ class AgentSettings(_Section):
         return text.format(organisation=self.organisation)
 
 
+class KnowledgeSettings(_Section):
+    collection: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    embedding_model: str = "use-multilingual-v3"
+    max_file_mb: float = Field(default=20.0, gt=0.0, le=1024.0)
+    top_k: int = Field(default=5, ge=1, le=50)
+    # Fitted on the development set: the highest threshold that keeps >= 95 %
+    # of answerable questions (scripts/bench_knowledge.py reports the figures).
+    min_score: float = Field(default=0.14, ge=0.0, le=2.0)
+    keyword_weight: float = Field(default=0.3, ge=0.0, le=5.0)
+
+
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -194,6 +205,7 @@ class Settings(_Section):
     llm: LlmSettings = LlmSettings()
     embedded_llm: EmbeddedLlmSettings = EmbeddedLlmSettings()
     agent: AgentSettings = AgentSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
     http: HttpSettings = HttpSettings()
 
     def stt_model_id(self) -> str:

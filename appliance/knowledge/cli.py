@@ -1,0 +1,76 @@
+"""``appliance kb``: load, list, search and delete knowledge-base documents."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from appliance.config import Settings
+
+if TYPE_CHECKING:
+    from appliance.knowledge.ingest import KnowledgeStore
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    kb = sub.add_parser(
+        "kb",
+        help="knowledge base: ingest, list, search, delete documents",
+        description="Documents are chunked, embedded on this machine and stored in the "
+        "collection knowledge.collection under data_dir/vectors.",
+    )
+    actions = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    ingest = actions.add_parser("ingest", help="add or replace documents (files or folders)")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    actions.add_parser("list", help="list the documents with their chunk counts")
+    search = actions.add_parser("search", help="show the passages a question retrieves")
+    search.add_argument("question")
+    delete = actions.add_parser("delete", help="remove a document and all its chunks")
+    delete.add_argument("doc_id", metavar="DOC")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    # llama-index and qdrant load only here, so `appliance --help` stays instant.
+    from appliance.knowledge.service import open_knowledge
+
+    knowledge = open_knowledge(settings)
+    try:
+        if args.kb_command == "ingest":
+            return _ingest(knowledge.store, args.paths)
+        if args.kb_command == "list":
+            for doc in knowledge.store.documents():
+                print(f"{doc.doc_id:32} {doc.chunks:4} chunks  {doc.language}  {doc.title}")
+            return 0
+        if args.kb_command == "search":
+            result = knowledge.retriever.retrieve(args.question, k=settings.knowledge.top_k)
+            verdict = "relevant" if result.relevant else "nothing relevant"
+            print(f"{verdict} (top score {result.top_score:.3f})")
+            for passage in result.passages:
+                print(f"{passage.score:6.3f}  {passage.doc_id} / {passage.section}: {passage.text}")
+            return 0
+        removed = knowledge.store.delete(args.doc_id)
+        print(f"deleted {args.doc_id} ({removed} chunks)")
+        return 0
+    finally:
+        knowledge.close()
+
+
+def _ingest(store: KnowledgeStore, paths: list[Path]) -> int:
+    from appliance.knowledge.errors import KnowledgeError
+    from appliance.knowledge.ingest import expand_paths
+
+    files = expand_paths(paths)
+    failed = 0
+    for index, path in enumerate(files, start=1):
+        prefix = f"[{index}/{len(files)}]"
+        try:
+            result = store.ingest_file(path)
+        except KnowledgeError as exc:
+            failed += 1
+            print(f"{prefix} FAILED {exc}", file=sys.stderr)
+            continue
+        replaced = f", replaced {result.replaced}" if result.replaced else ""
+        print(f"{prefix} {path.name}: {result.chunks} chunks{replaced}", file=sys.stderr)
+    print(f"ingested {len(files) - failed} of {len(files)} files")
+    return 2 if failed else 0

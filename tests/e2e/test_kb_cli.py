@@ -1,0 +1,45 @@
+"""``appliance kb`` as an operator uses it, on real embeddings and Qdrant local mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.test_cli import appliance
+
+
+def test_ingest_list_search_and_delete(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "besuch.md").write_text(
+        "# Besuchszeiten\n\nBesuch ist täglich von 14 bis 19 Uhr möglich. "
+        "Pro Patient sind zwei Besucher gleichzeitig erlaubt.\n",
+        encoding="utf-8",
+    )
+    (docs / "parking.md").write_text(
+        "# Parking\n\nThe multi-storey car park costs 2 euros per hour. "
+        "Patients with a disabled badge park for free.\n",
+        encoding="utf-8",
+    )
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7 this is not really a pdf")
+    data = tmp_path / "data"
+
+    ingest = appliance("kb", "ingest", str(docs), data_dir=data)
+    assert ingest.returncode == 2  # one file failed, and says so
+    assert "broken.pdf" in ingest.stderr
+    assert "ingested 2 of 3 files" in ingest.stdout
+
+    listing = appliance("kb", "list", data_dir=data)
+    assert listing.returncode == 0
+    assert "besuch" in listing.stdout
+    assert "parking" in listing.stdout
+
+    search = appliance("kb", "search", "Wann darf ich meine Mutter besuchen?", data_dir=data)
+    assert search.returncode == 0
+    first_passage = search.stdout.splitlines()[1]
+    assert "besuch" in first_passage
+
+    deleted = appliance("kb", "delete", "besuch", data_dir=data)
+    assert deleted.returncode == 0
+    listing = appliance("kb", "list", data_dir=data)
+    assert "besuch" not in listing.stdout
+    assert "parking" in listing.stdout
