@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from appliance.config import Settings
 
 if TYPE_CHECKING:
-    from appliance.knowledge.ingest import KnowledgeStore
+    from appliance.knowledge.service import Knowledge
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     actions.add_parser("list", help="list the documents with their chunk counts")
     search = actions.add_parser("search", help="show the passages a question retrieves")
     search.add_argument("question")
+    actions.add_parser(
+        "reindex", help="rebuild every document from the kept originals (e.g. after a model change)"
+    )
     delete = actions.add_parser("delete", help="remove a document and all its chunks")
     delete.add_argument("doc_id", metavar="DOC")
 
@@ -37,7 +40,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     knowledge = open_knowledge(settings)
     try:
         if args.kb_command == "ingest":
-            return _ingest(knowledge.store, args.paths)
+            return _ingest(knowledge, args.paths)
+        if args.kb_command == "reindex":
+            return _ingest(knowledge, knowledge.sources.files(), keep=False)
         if args.kb_command == "list":
             for doc in knowledge.store.documents():
                 print(f"{doc.doc_id:32} {doc.chunks:4} chunks  {doc.language}  {doc.title}")
@@ -50,13 +55,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{passage.score:6.3f}  {passage.doc_id} / {passage.section}: {passage.text}")
             return 0
         removed = knowledge.store.delete(args.doc_id)
+        knowledge.sources.remove(args.doc_id)
         print(f"deleted {args.doc_id} ({removed} chunks)")
         return 0
     finally:
         knowledge.close()
 
 
-def _ingest(store: KnowledgeStore, paths: list[Path]) -> int:
+def _ingest(knowledge: Knowledge, paths: list[Path], *, keep: bool = True) -> int:
     from appliance.knowledge.errors import KnowledgeError
     from appliance.knowledge.ingest import expand_paths
 
@@ -65,11 +71,13 @@ def _ingest(store: KnowledgeStore, paths: list[Path]) -> int:
     for index, path in enumerate(files, start=1):
         prefix = f"[{index}/{len(files)}]"
         try:
-            result = store.ingest_file(path)
+            result = knowledge.store.ingest_file(path)
         except KnowledgeError as exc:
             failed += 1
             print(f"{prefix} FAILED {exc}", file=sys.stderr)
             continue
+        if keep:
+            knowledge.sources.keep(path, result.doc_id)
         replaced = f", replaced {result.replaced}" if result.replaced else ""
         print(f"{prefix} {path.name}: {result.chunks} chunks{replaced}", file=sys.stderr)
     print(f"ingested {len(files) - failed} of {len(files)} files")

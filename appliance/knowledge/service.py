@@ -10,6 +10,7 @@ from appliance.config import Settings
 from appliance.knowledge.embeddings import UseEmbeddings
 from appliance.knowledge.ingest import KnowledgeStore, open_local_client
 from appliance.knowledge.retrieve import Retriever
+from appliance.knowledge.sources import SourceArchive
 from models.registry import ModelRegistry
 
 
@@ -18,6 +19,7 @@ class Knowledge:
     client: QdrantClient
     store: KnowledgeStore
     retriever: Retriever
+    sources: SourceArchive
 
     def close(self) -> None:
         self.client.close()
@@ -37,4 +39,5 @@ def open_knowledge(settings: Settings) -> Knowledge:
         max_file_bytes=int(config.max_file_mb * 1024 * 1024),
     )
     retriever = Retriever(store, min_score=config.min_score, keyword_weight=config.keyword_weight)
-    return Knowledge(client, store, retriever)
+    sources = SourceArchive(settings.data_dir / "knowledge" / config.collection / "sources")
+    return Knowledge(client, store, retriever, sources)

@@ -38,8 +38,17 @@ def test_ingest_list_search_and_delete(tmp_path: Path) -> None:
     first_passage = search.stdout.splitlines()[1]
     assert "besuch" in first_passage
 
+    # The originals are kept: reindex rebuilds from them without the source folder.
+    for file in docs.iterdir():
+        file.unlink()
+    reindex = appliance("kb", "reindex", data_dir=data)
+    assert reindex.returncode == 0, reindex.stderr
+    assert "ingested 2 of 2 files" in reindex.stdout
+    assert "replaced" not in reindex.stderr  # same text, same version: nothing to replace
+
     deleted = appliance("kb", "delete", "besuch", data_dir=data)
     assert deleted.returncode == 0
     listing = appliance("kb", "list", data_dir=data)
     assert "besuch" not in listing.stdout
     assert "parking" in listing.stdout
+    assert not (data / "knowledge" / "default" / "sources" / "besuch.md").exists()
