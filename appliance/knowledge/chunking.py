@@ -14,53 +14,10 @@ from dataclasses import dataclass
 from llama_index.core import Document
 from llama_index.core.node_parser import MarkdownNodeParser
 
+from appliance.knowledge.stopwords import ENGLISH, GERMAN
+
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"„“'(\[]?[A-ZÄÖÜ0-9])|\n\s*\n|\n(?=\s*[-*•] )")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_STOP_DE = frozenset(
-    [
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "nicht",
-        "mit",
-        "für",
-        "sie",
-        "ich",
-        "wir",
-        "auf",
-        "ein",
-        "eine",
-        "dem",
-        "den",
-        "zu",
-        "von",
-        "bei",
-    ]
-)
-_STOP_EN = frozenset(
-    [
-        "the",
-        "and",
-        "is",
-        "are",
-        "not",
-        "with",
-        "for",
-        "you",
-        "we",
-        "on",
-        "a",
-        "an",
-        "to",
-        "of",
-        "at",
-        "in",
-        "your",
-        "can",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -84,8 +41,8 @@ def document_title(text: str, fallback: str) -> str:
 def detect_language(text: str) -> str:
     """``de`` or ``en`` from stop-word counts (documents here are German or English)."""
     words = re.findall(r"[a-zäöüß]+", text.lower())
-    german = sum(word in _STOP_DE for word in words) + 2 * sum("ß" in w or "ü" in w for w in words)
-    english = sum(word in _STOP_EN for word in words)
+    german = sum(word in GERMAN for word in words) + 2 * sum("ß" in w or "ü" in w for w in words)
+    english = sum(word in ENGLISH for word in words)
     return "de" if german >= english else "en"
 
 

@@ -15,73 +15,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from appliance.knowledge.stopwords import ENGLISH, GERMAN, QUESTION_WORDS
+
 _WORD = re.compile(r"[0-9]+|[^\W\d_]{3,}")
-_STOP = frozenset(
-    [
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "sind",
-        "nicht",
-        "mit",
-        "für",
-        "sie",
-        "ich",
-        "wir",
-        "auf",
-        "ein",
-        "eine",
-        "einen",
-        "dem",
-        "den",
-        "des",
-        "zu",
-        "von",
-        "bei",
-        "wie",
-        "was",
-        "wer",
-        "kann",
-        "können",
-        "muss",
-        "mein",
-        "meine",
-        "meinen",
-        "ihr",
-        "ihre",
-        "ihnen",
-        "gibt",
-        "es",
-        "bitte",
-        "noch",
-        "auch",
-        "the",
-        "and",
-        "are",
-        "not",
-        "with",
-        "for",
-        "you",
-        "can",
-        "your",
-        "how",
-        "what",
-        "who",
-        "does",
-        "have",
-        "there",
-        "this",
-        "that",
-        "from",
-        "which",
-        "when",
-        "where",
-        "will",
-        "would",
-    ]
-)
+# Two-letter English stop words need no entry: _WORD only matches 3+ letters.
+_STOP = GERMAN | ENGLISH | QUESTION_WORDS
 _PREFIX = 6
 
 
