@@ -60,10 +60,14 @@ build_llama_wheel() {
 }
 
 ensure_venv() {
-    local python key venv wheel_dir
+    local python key venv wheel_dir lock_fd
     python=$(find_python)
     key=$(cat "$LOCK" "$ROOT/scripts/bootstrap.sh" | sha256sum | cut -c1-16)
     venv="$CACHE_DIR/venv-$key"
+    mkdir -p "$CACHE_DIR"
+    # Two launchers starting at once (serve and a test run) build the venv once.
+    exec {lock_fd}>"$CACHE_DIR/.bootstrap.lock"
+    flock "$lock_fd"
     if [ ! -f "$venv/.complete" ]; then
         say "creating the Python environment in $venv"
         rm -rf "$venv"
@@ -79,6 +83,8 @@ ensure_venv() {
         [ -z "$conflicts" ] || say "warning: pip check: $conflicts"
         touch "$venv/.complete"
     fi
+    flock -u "$lock_fd"
+    exec {lock_fd}>&-
     VENV_PYTHON="$venv/bin/python"
     export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 }
