@@ -17,6 +17,7 @@ from pathlib import Path
 from appliance.agent.responder import Responder
 from appliance.config import Prompts, Settings
 from appliance.errors import ConfigError, LLMError
+from appliance.knowledge.service import Knowledge, open_knowledge
 from appliance.llm.client import ChatClient, StreamStats
 from appliance.llm.embedded_server import EmbeddedLlamaServer
 from appliance.speech.faster_whisper_stt import FasterWhisperSTT
@@ -29,7 +30,10 @@ from models.registry import ModelRegistry
 log = logging.getLogger(__name__)
 
 VAD_MODEL = "silero-vad"
-PROMPT_NAMES = tuple(name for name in Prompts.model_fields if name != "system")
+# What the agent says outside the LLM; "system" and "knowledge_context" are LLM input.
+PROMPT_NAMES = tuple(
+    name for name in Prompts.model_fields if name not in {"system", "knowledge_context"}
+)
 
 Progress = Callable[[str], None]
 
@@ -48,6 +52,7 @@ class Engines:
     llm: ChatClient
     responder: Responder
     server: EmbeddedLlamaServer | None = None
+    knowledge: Knowledge | None = None
     prompts: dict[str, tuple[str, Int16Audio]] = field(default_factory=dict)
 
     def prompt(self, name: str) -> tuple[str, Int16Audio, int]:
@@ -100,7 +105,28 @@ class Engines:
                 server_start.cancel()
                 await server.stop()
             raise
-        engines = cls(settings, registry, vad, stt, tts, llm, Responder(llm, settings), server)
+        knowledge = None
+        if settings.knowledge.use_in_calls:
+            progress("opening the knowledge base")
+            try:
+                knowledge = await asyncio.to_thread(_open_knowledge, settings)
+            except BaseException:
+                await llm.aclose()
+                if server is not None:
+                    await server.stop()
+                raise
+        lookup = knowledge.lookup(settings) if knowledge else None
+        engines = cls(
+            settings,
+            registry,
+            vad,
+            stt,
+            tts,
+            llm,
+            Responder(llm, settings, lookup),
+            server,
+            knowledge,
+        )
         progress("rendering prompts")
         await engines._render_prompts()
         progress("warming up the LLM")
@@ -127,6 +153,8 @@ class Engines:
             log.warning("LLM warm-up failed", extra={"code": str(exc.code)})
 
     async def close(self) -> None:
+        if self.knowledge is not None:
+            self.knowledge.close()
         await self.llm.aclose()
         if self.server is not None:
             await self.server.stop()
@@ -138,6 +166,8 @@ def model_ids(settings: Settings) -> list[str]:
     ids = [VAD_MODEL, settings.stt_model_id(), settings.tts.voice]
     if settings.uses_embedded_llm:
         ids.append(settings.embedded_llm.model)
+    if settings.knowledge.use_in_calls:
+        ids.append(settings.knowledge.embedding_model)
     return ids
 
 
@@ -154,6 +184,22 @@ def _load_stt(settings: Settings, registry: ModelRegistry) -> FasterWhisperSTT:
     )
     stt.warmup()
     return stt
+
+
+def _open_knowledge(settings: Settings) -> Knowledge:
+    """The knowledge base; while its collection is empty the agent answers without it."""
+    knowledge = open_knowledge(settings)
+    knowledge.store.embedder.load()  # the first caller question must not wait for it
+    log.info(
+        "knowledge base open",
+        extra={
+            "collection": settings.knowledge.collection,
+            "chunks": knowledge.store.chunk_count(),
+            "answer_mode": settings.knowledge.answer_mode,
+            "qdrant": "server" if settings.knowledge.qdrant_url else "local",
+        },
+    )
+    return knowledge
 
 
 def _load_tts(settings: Settings, registry: ModelRegistry) -> PiperTTS:

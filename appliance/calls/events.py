@@ -152,7 +152,44 @@ class AgentText(CallEvent):
     carries_content: ClassVar[bool] = True
     turn_id: int
     text: str
-    source: str  # "llm" | "prompt" | "fallback"
+    source: str  # "llm" | "extractive" | "knowledge" | "prompt" | "fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """One knowledge-base chunk an answer drew on (ids only; the text stays in the base)."""
+
+    point_id: str
+    doc_id: str
+    title: str
+    version: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerSources(CallEvent):
+    """Which knowledge a turn's answer used and how it was checked.
+
+    ``mode``: ``generative`` (LLM answer from the passages, grounding check
+    passed), ``extractive`` (the passages' own sentences), ``not_found`` (nothing
+    relevant: the agent said so and offered a person), ``small_talk`` (no
+    knowledge needed). ``unsupported`` lists the facts of a rejected LLM answer
+    that no passage contains; ``withheld`` the chunks kept out of the prompt
+    because they read as instructions to the assistant; ``llm_error`` the code
+    of an LLM failure that the extractive answer covered for.
+    """
+
+    kind: ClassVar[str] = "answer_sources"
+    carries_content: ClassVar[bool] = True
+    turn_id: int
+    mode: str
+    relevant: bool
+    top_score: float
+    passages: tuple[SourceRef, ...]
+    grounding: str  # "passed" | "failed" | "not_checked"
+    unsupported: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
+    llm_error: str = ""  # the LLM's error code when the passages answered in its place
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,6 +246,7 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     TranscriptPartial,
     TranscriptFinal,
     AgentText,
+    AnswerSources,
     AgentTurnCompleted,
     TurnTimings,
     HandoffRequested,

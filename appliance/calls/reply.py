@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from appliance.agent.responder import AnswerNotes
 from appliance.speech.stt import Int16Audio, Transcript
 
 
@@ -28,6 +29,7 @@ class Reply:
     finished: bool = False
     closed: bool = False
     ends_call: bool = False
+    notes: AnswerNotes = field(default_factory=AnswerNotes)
     # timings (perf_counter seconds)
     stt_done_perf: float | None = None
     llm_first_token_s: float | None = None

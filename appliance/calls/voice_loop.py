@@ -31,6 +31,7 @@ from appliance.calls.events import (
     AgentState,
     AgentText,
     AgentTurnCompleted,
+    AnswerSources,
     BackchannelIgnored,
     BargeIn,
     CallEnded,
@@ -39,6 +40,7 @@ from appliance.calls.events import (
     ErrorRaised,
     HandoffRequested,
     Hangup,
+    SourceRef,
     SpeechStarted,
     SpeechStopped,
     StateChanged,
@@ -524,15 +526,16 @@ class VoiceLoop:
             stage = "llm"
             stats = StreamStats()
             history = list(self.history)
-            async for chunk in self.engines.responder.reply(history, reply.user_text, stats):
+            answer = self.engines.responder.reply(history, reply.user_text, stats, reply.notes)
+            async for chunk in answer:
                 if reply.llm_first_token_s is None:
                     reply.llm_first_token_s = stats.first_token_s
                 stage = "tts"
-                speech = await self.engines.tts.synthesize(chunk)
+                speech = await self.engines.tts.synthesize(chunk.text)
                 if reply.tts_first_audio_s is None:
                     reply.tts_first_audio_s = speech.elapsed_s
                 audio = resample(speech.audio, speech.sample_rate, self.transport.sample_rate)
-                self._deliver(reply, chunk, audio, source="llm")
+                self._deliver(reply, chunk.text, audio, source=chunk.source)
                 stage = "llm"
             reply.llm_tokens = stats.tokens
             reply.llm_tokens_per_s = stats.tokens_per_s
@@ -630,6 +633,8 @@ class VoiceLoop:
         if reply.closed:
             return
         reply.closed = True
+        if reply.notes.used_knowledge:
+            self._emit_sources(reply)
         self.emitter.emit(
             AgentTurnCompleted, turn_id=reply.turn_id, text=heard_text, interrupted=interrupted
         )
@@ -644,6 +649,25 @@ class VoiceLoop:
             self._last_activity_ms = self.media_ms
             self._set_state(AgentState.LISTENING)
             self.ports.agent_idle.set()
+
+    def _emit_sources(self, reply: Reply) -> None:
+        notes = reply.notes
+        retrieval = notes.retrieval
+        self.emitter.emit(
+            AnswerSources,
+            turn_id=reply.turn_id,
+            mode=notes.mode,
+            relevant=bool(retrieval and retrieval.relevant),
+            top_score=round(retrieval.top_score, 4) if retrieval else 0.0,
+            passages=tuple(
+                SourceRef(p.point_id, p.doc_id, p.title, p.version, round(p.score, 4))
+                for p in notes.used
+            ),
+            grounding=notes.grounding,
+            unsupported=notes.unsupported,
+            withheld=notes.withheld,
+            llm_error=notes.llm_error,
+        )
 
     def _emit_timings(self, reply: Reply) -> None:
         def since_eos(perf: float | None) -> float | None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from llama_index.core import Document
 from llama_index.core.node_parser import MarkdownNodeParser
 
-from appliance.knowledge.stopwords import ENGLISH, GERMAN
+from appliance.knowledge.sentences import split_sentences
+from appliance.knowledge.stopwords import ENGLISH, GERMAN, OTHER_LANGUAGES
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"„“'(\[]?[A-ZÄÖÜ0-9])|\n\s*\n|\n(?=\s*[-*•] )")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
@@ -39,15 +39,23 @@ def document_title(text: str, fallback: str) -> str:
 
 
 def detect_language(text: str) -> str:
-    """``de`` or ``en`` from stop-word counts (documents here are German or English)."""
-    words = re.findall(r"[a-zäöüß]+", text.lower())
-    german = sum(word in GERMAN for word in words) + 2 * sum("ß" in w or "ü" in w for w in words)
-    english = sum(word in ENGLISH for word in words)
-    return "de" if german >= english else "en"
+    """The language whose function words the text uses most (``de``, ``en``, ``fr``, ...).
 
-
-def split_sentences(text: str) -> list[str]:
-    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+    German and English are the languages served; a few others are recognised so
+    that a document in one of them can be refused instead of mis-indexed.
+    """
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    counts = {
+        "de": sum(w in GERMAN for w in words) + 2 * sum("ß" in w or "ü" in w for w in words),
+        "en": sum(w in ENGLISH for w in words),
+    }
+    for code, stop in OTHER_LANGUAGES.items():
+        counts[code] = sum(w in stop for w in words)
+    best = max(counts, key=lambda code: counts[code])
+    # German and English win ties and texts too short to tell.
+    if counts[best] <= max(counts["de"], counts["en"]) + 2:
+        return "de" if counts["de"] >= counts["en"] else "en"
+    return best
 
 
 def _sections(text: str) -> list[tuple[str, str]]:

@@ -55,6 +55,9 @@ class EmbeddingEngine(ABC):
         self.last_seconds = time.perf_counter() - started
         return out
 
+    def load(self) -> None:  # noqa: B027 - an optional hook: remote engines have nothing to load
+        """Load weights ahead of the first text (engines that hold them in-process)."""
+
     def embed_one(self, text: str) -> Vectors:
         """One text's vector, shape ``(dim,)``."""
         vector: Vectors = self.embed([text]).reshape(-1)

@@ -57,7 +57,15 @@ def open_local_client(data_dir: Path) -> QdrantClient:
     """Qdrant local mode under ``<data_dir>/vectors`` (one client per process)."""
     path = data_dir / "vectors"
     path.mkdir(parents=True, exist_ok=True)
-    return QdrantClient(path=str(path))
+    try:
+        return QdrantClient(path=str(path))
+    except RuntimeError as exc:  # qdrant-client's "already accessed by another instance"
+        raise KnowledgeError(
+            f"the knowledge base under {path} is open in another process (a running "
+            "`appliance serve`?). Stop it or use the web API; with several processes, "
+            "configure a Qdrant server (knowledge.qdrant_url)",
+            kb_code=KnowledgeCode.KB_UNAVAILABLE,
+        ) from exc
 
 
 def embedding_text(title: str, section: str, text: str) -> str:
@@ -78,6 +86,7 @@ class KnowledgeStore:
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         max_sentences: int = 2,
         max_chars: int = 500,
+        expected_languages: tuple[str, ...] = ("de", "en"),
     ) -> None:
         self.client = client
         self.embedder = embedder
@@ -85,6 +94,7 @@ class KnowledgeStore:
         self.max_file_bytes = max_file_bytes
         self.max_sentences = max_sentences
         self.max_chars = max_chars
+        self.expected_languages = expected_languages
         self.generation = 0
         """Bumped on every change, so caches (keyword index) know to rebuild."""
 
@@ -116,12 +126,19 @@ class KnowledgeStore:
             raise KnowledgeError(
                 f"{path.name}: the file contains no text", kb_code=KnowledgeCode.KB_FILE_EMPTY
             )
+        language = detect_language(text)
+        if language not in self.expected_languages:
+            raise KnowledgeError(
+                f"{path.name}: the document reads as {language!r}, not one of the expected "
+                f"languages {', '.join(self.expected_languages)} (knowledge.expected_languages)",
+                kb_code=KnowledgeCode.KB_LANGUAGE_UNEXPECTED,
+            )
         doc = doc_id or path.stem
         version = hashlib.sha256(text.encode()).hexdigest()[:16]
         meta = {
             "doc_id": doc,
             "title": document_title(text, path.stem),
-            "language": detect_language(text),
+            "language": language,
             "source_file": path.name,
             "version": version,
             "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -176,6 +193,15 @@ class KnowledgeStore:
         self.client.delete(self.collection, models.FilterSelector(filter=selector), wait=True)
         self.generation += 1
         return count
+
+    def chunk_count(self) -> int:
+        """How many chunks the collection holds (0 when it does not exist yet)."""
+        try:
+            if not self.client.collection_exists(self.collection):
+                return 0
+            return self.client.count(self.collection, exact=True).count
+        except Exception as exc:
+            raise _store_error("cannot count the collection", exc) from exc
 
     def payloads(self) -> list[dict[str, Any]]:
         """Every chunk's payload (for listing and the keyword index)."""

@@ -90,3 +90,92 @@ QUESTION_WORDS = frozenset(
         "would",
     ]
 )
+
+# Frequent function words of languages the appliance does not serve: a document
+# in one of them is refused at ingestion unless configured (expected_languages).
+OTHER_LANGUAGES = {
+    "fr": frozenset(
+        [
+            "le",
+            "la",
+            "les",
+            "des",
+            "est",
+            "et",
+            "une",
+            "pour",
+            "dans",
+            "que",
+            "qui",
+            "pas",
+            "sur",
+            "avec",
+            "vous",
+            "nous",
+        ]
+    ),
+    "es": frozenset(
+        [
+            "el",
+            "los",
+            "las",
+            "del",
+            "es",
+            "y",
+            "una",
+            "para",
+            "en",
+            "que",
+            "por",
+            "con",
+            "usted",
+            "no",
+            "su",
+            "como",
+        ]
+    ),
+    "it": frozenset(
+        [
+            "il",
+            "lo",
+            "gli",
+            "della",
+            "è",
+            "e",
+            "una",
+            "per",
+            "che",
+            "non",
+            "con",
+            "sono",
+            "alla",
+            "del",
+            "come",
+        ]
+    ),
+    "nl": frozenset(
+        [
+            "de",
+            "het",
+            "een",
+            "en",
+            "is",
+            "van",
+            "voor",
+            "niet",
+            "met",
+            "zijn",
+            "op",
+            "ook",
+            "dat",
+            "er",
+            "u",
+        ]
+    ),
+    "pl": frozenset(
+        ["i", "w", "na", "nie", "się", "jest", "z", "do", "że", "to", "jak", "dla", "od", "po"]
+    ),
+    "tr": frozenset(
+        ["ve", "bir", "bu", "için", "ile", "da", "de", "mi", "olarak", "çok", "daha", "gibi", "ama"]
+    ),
+}
