@@ -194,7 +194,20 @@ class AgentSettings(_Section):
 
 class KnowledgeSettings(_Section):
     collection: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    embedding_model: str = "use-multilingual-v3"
+    embedding_model: str = Field(
+        default="use-multilingual-v3",
+        description="Manifest id of the embedded embedding model, or the model name the "
+        "embeddings endpoint serves when embedding_url is set.",
+    )
+    embedding_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible embeddings endpoint (vLLM, llama.cpp, TEI), e.g. "
+        "http://vllm.internal:8001/v1. Unset: the embedded USE model.",
+    )
+    embedding_api_key_file: Path | None = None
+    embedding_dim: int | None = Field(
+        default=None, ge=8, le=8192, description="Vector size of the endpoint's model."
+    )
     max_file_mb: float = Field(default=20.0, gt=0.0, le=1024.0)
     top_k: int = Field(default=5, ge=1, le=50)
     # Fitted on the development set: the highest threshold that keeps >= 95 %
@@ -228,10 +241,22 @@ class KnowledgeSettings(_Section):
     )
     qdrant_timeout_s: float = Field(default=5.0, gt=0.0, le=120.0)
 
+    @model_validator(mode="after")
+    def _endpoint_needs_dim(self) -> KnowledgeSettings:
+        if self.embedding_url and self.embedding_dim is None:
+            raise ValueError("embedding_dim is required when embedding_url is set")
+        return self
+
 
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    api_token_file: Path | None = Field(
+        default=None,
+        description="Bearer token for the management API (/api/...). Unset: the API answers "
+        "only clients on this machine (loopback).",
+    )
+    max_upload_mb: float = Field(default=20.0, gt=0.0, le=1024.0)
 
 
 class Settings(_Section):

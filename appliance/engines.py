@@ -166,7 +166,7 @@ def model_ids(settings: Settings) -> list[str]:
     ids = [VAD_MODEL, settings.stt_model_id(), settings.tts.voice]
     if settings.uses_embedded_llm:
         ids.append(settings.embedded_llm.model)
-    if settings.knowledge.use_in_calls:
+    if settings.knowledge.use_in_calls and not settings.knowledge.embedding_url:
         ids.append(settings.knowledge.embedding_model)
     return ids
 

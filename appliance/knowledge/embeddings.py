@@ -58,6 +58,9 @@ class EmbeddingEngine(ABC):
     def load(self) -> None:  # noqa: B027 - an optional hook: remote engines have nothing to load
         """Load weights ahead of the first text (engines that hold them in-process)."""
 
+    def close(self) -> None:  # noqa: B027 - an optional hook: in-process engines hold no sockets
+        """Release connections (engines that talk to a server)."""
+
     def embed_one(self, text: str) -> Vectors:
         """One text's vector, shape ``(dim,)``."""
         vector: Vectors = self.embed([text]).reshape(-1)

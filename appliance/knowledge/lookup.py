@@ -23,11 +23,18 @@ T = TypeVar("T")
 
 
 class KnowledgeLookup:
-    def __init__(self, retriever: Retriever, *, top_k: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        *,
+        top_k: int,
+        timeout_s: float,
+        lock: threading.Lock | None = None,
+    ) -> None:
         self.retriever = retriever
         self.top_k = top_k
         self.timeout_s = timeout_s
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
 
     async def has_documents(self) -> bool:
         return await self._bounded(self._count) > 0

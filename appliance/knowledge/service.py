@@ -7,14 +7,20 @@ Qdrant runs in local mode under ``data_dir/vectors`` by default; with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from qdrant_client import QdrantClient
 
 from appliance.config import KnowledgeSettings, Settings
 from appliance.errors import ErrorCode
-from appliance.knowledge.embeddings import UseEmbeddings
+from appliance.knowledge.embeddings import (
+    EmbeddingEngine,
+    OpenAICompatibleEmbeddings,
+    UseEmbeddings,
+)
 from appliance.knowledge.errors import KnowledgeError
 from appliance.knowledge.ingest import KnowledgeStore, open_local_client
 from appliance.knowledge.lookup import KnowledgeLookup
@@ -29,29 +35,24 @@ class Knowledge:
     store: KnowledgeStore
     retriever: Retriever
     sources: SourceArchive
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held for every store operation: Qdrant's local mode is not made for concurrent use."""
 
     def lookup(self, settings: Settings) -> KnowledgeLookup:
         config = settings.knowledge
         return KnowledgeLookup(
-            self.retriever, top_k=config.top_k, timeout_s=config.lookup_timeout_s
+            self.retriever, top_k=config.top_k, timeout_s=config.lookup_timeout_s, lock=self.lock
         )
 
     def close(self) -> None:
         self.client.close()
+        self.store.embedder.close()
 
 
 def open_server_client(config: KnowledgeSettings) -> QdrantClient:
     """A client for the configured Qdrant server, checked to answer."""
     url = str(config.qdrant_url)
-    api_key = None
-    if config.qdrant_api_key_file is not None:
-        try:
-            api_key = config.qdrant_api_key_file.read_text("utf-8").strip()
-        except OSError as exc:
-            raise KnowledgeError(
-                f"cannot read the Qdrant API key file {config.qdrant_api_key_file}: {exc.strerror}",
-                kb_code=ErrorCode.KB_UNAVAILABLE,
-            ) from exc
+    api_key = _read_secret(config.qdrant_api_key_file, "Qdrant API key")
     # Passed through to the HTTP client: a private CA for the server certificate.
     extra: dict[str, Any] = {"verify": str(config.qdrant_ca_file)} if config.qdrant_ca_file else {}
     client = QdrantClient(
@@ -74,12 +75,37 @@ def open_server_client(config: KnowledgeSettings) -> QdrantClient:
     return client
 
 
+def _read_secret(path: Path | None, what: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text("utf-8").strip()
+    except OSError as exc:
+        raise KnowledgeError(
+            f"cannot read the {what} file {path}: {exc.strerror}",
+            kb_code=ErrorCode.KB_UNAVAILABLE,
+        ) from exc
+
+
+def open_embedder(settings: Settings) -> EmbeddingEngine:
+    """The configured embeddings endpoint, else the embedded USE model (verified)."""
+    config = settings.knowledge
+    if config.embedding_url:
+        return OpenAICompatibleEmbeddings(
+            base_url=config.embedding_url,
+            model=config.embedding_model,
+            dim=int(config.embedding_dim or 0),
+            api_key=_read_secret(config.embedding_api_key_file, "embedding API key"),
+        )
+    registry = ModelRegistry(data_dir=settings.data_dir, bundle_dir=settings.models.bundle_dir)
+    weights = registry.path(config.embedding_model)
+    return UseEmbeddings(weights=weights, sp_model=weights.with_name("sp.model"))
+
+
 def open_knowledge(settings: Settings) -> Knowledge:
     """USE multilingual from its package; Qdrant local mode or the configured server."""
     config = settings.knowledge
-    registry = ModelRegistry(data_dir=settings.data_dir, bundle_dir=settings.models.bundle_dir)
-    weights = registry.path(config.embedding_model)
-    embedder = UseEmbeddings(weights=weights, sp_model=weights.with_name("sp.model"))
+    embedder = open_embedder(settings)
     if config.qdrant_url:
         client = open_server_client(config)
     else:

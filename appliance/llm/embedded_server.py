@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -94,8 +95,10 @@ class EmbeddedLlamaServer:
         max_restarts_per_minute: int = 3,
         restart_backoff_s: float = 0.5,
         stop_grace_s: float = 5.0,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.model_path = model_path
+        self.extra_args = tuple(extra_args)
         self.alias = alias
         self.host = host
         self._requested_port = port
@@ -207,6 +210,7 @@ class EmbeddedLlamaServer:
             "--n_threads", str(self.threads),
             "--n_threads_batch", str(self.threads),
             "--interrupt_requests", "False",
+            *self.extra_args,
         ]  # fmt: skip
         return [sys.executable, "-c", _BOOTSTRAP, str(os.getpid()), *args]
 
