@@ -80,5 +80,11 @@ def _ingest(knowledge: Knowledge, paths: list[Path], *, keep: bool = True) -> in
             knowledge.sources.keep(path, result.doc_id)
         replaced = f", replaced {result.replaced}" if result.replaced else ""
         print(f"{prefix} {path.name}: {result.chunks} chunks{replaced}", file=sys.stderr)
+        if result.instruction_like:
+            print(
+                f"{prefix} warning: {result.instruction_like} passage(s) of {path.name} read as "
+                "instructions to an AI; they are kept but never spoken or given to the LLM",
+                file=sys.stderr,
+            )
     print(f"ingested {len(files) - failed} of {len(files)} files")
     return 2 if failed else 0

@@ -27,6 +27,7 @@ from qdrant_client import QdrantClient, models
 from appliance.knowledge.chunking import Chunk, chunk_document, detect_language, document_title
 from appliance.knowledge.embeddings import EmbeddingEngine
 from appliance.knowledge.errors import KnowledgeCode, KnowledgeError
+from appliance.knowledge.injection import looks_like_instructions
 from appliance.knowledge.readers import SUFFIXES, read_document
 
 _ID_NAMESPACE = uuid.UUID("5b0b7c1e-4a53-4d0e-9a52-6b6e6f776b62")
@@ -40,6 +41,8 @@ class IngestResult:
     chunks: int
     replaced: int
     seconds: float
+    instruction_like: int = 0
+    """Chunks that read as instructions to an AI: stored, but never spoken or prompted."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,10 @@ class KnowledgeStore:
         points = self._points(chunks, meta)
         self.ensure_collection()
         replaced = self._replace(doc, version, points)
-        return IngestResult(doc, version, len(points), replaced, time.perf_counter() - started)
+        flagged = sum(looks_like_instructions(c.text) for c in chunks)
+        return IngestResult(
+            doc, version, len(points), replaced, time.perf_counter() - started, flagged
+        )
 
     def _points(self, chunks: list[Chunk], meta: dict[str, str]) -> list[models.PointStruct]:
         texts = [embedding_text(meta["title"], c.section, c.text) for c in chunks]
