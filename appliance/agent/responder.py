@@ -6,7 +6,9 @@ With a knowledge base, each caller question is looked up first:
 - relevant passages → either the LLM answers from them (``generative``) and
   every chunk passes the grounding check before it is spoken, falling back to
   the passages' own best sentences when a chunk states a fact no passage holds;
-  or those sentences are spoken directly (``extractive``).
+  or those sentences are spoken directly (``extractive``). In generative mode
+  the LLM may also decline ("UNKNOWN": the passages do not answer), which
+  counts as ``not_found``.
 Passages that read as instructions to the assistant are withheld. What was
 used and how it was checked is written into ``AnswerNotes`` for the turn's
 ``AnswerSources`` event. The voice loop only sees chunks of text.
@@ -32,6 +34,9 @@ if TYPE_CHECKING:  # qdrant-client loads only where a knowledge base is opened
     from appliance.knowledge.retrieve import Passage, Retrieval
 
 MAX_USER_CHARS = 1500
+# What the knowledge prompt tells the LLM to answer when the passages do not
+# answer the question: a second relevance signal besides the retrieval score.
+NO_ANSWER = "UNKNOWN"
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,14 @@ class Responder:
         try:
             async with aclosing(self._generate(messages, stats)) as chunks:
                 async for chunk in chunks:
+                    if not spoken and passages and NO_ANSWER in chunk:
+                        # The LLM's own relevance check: the passages do not answer.
+                        notes.mode, notes.grounding = "not_found", "declined"
+                        notes.used = []
+                        yield AnswerChunk(
+                            self.settings.agent.prompt("not_in_knowledge"), "knowledge"
+                        )
+                        return
                     result = check.check(chunk)
                     if not result.passed:
                         notes.grounding, notes.unsupported = "failed", result.unsupported

@@ -186,7 +186,7 @@ class AnswerSources(CallEvent):
     relevant: bool
     top_score: float
     passages: tuple[SourceRef, ...]
-    grounding: str  # "passed" | "failed" | "not_checked"
+    grounding: str  # "passed" | "failed" | "declined" (by the LLM) | "not_checked"
     unsupported: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
     llm_error: str = ""  # the LLM's error code when the passages answered in its place

@@ -178,6 +178,18 @@ async def hallucinating_llm(reader: asyncio.StreamReader, writer: asyncio.Stream
     )
 
 
+async def declining_llm(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """An LLM that finds the passages do not answer the question, as the prompt asks."""
+    await send(
+        writer,
+        SSE_HEAD,
+        sse(ROLE_CHUNK),
+        sse(content("UNKNOWN", "stop")),
+        sse("[DONE]"),
+        b"0\r\n\r\n",
+    )
+
+
 @pytest_asyncio.fixture
 async def lying_llm() -> AsyncIterator[tuple[ChatClient, list[dict[str, Any]]]]:
     async with serving(hallucinating_llm) as (fault, server):
@@ -207,6 +219,25 @@ async def test_an_answer_with_invented_facts_is_replaced_by_the_passage(
     # The passages reached the LLM as data inside the user turn.
     prompt = json.dumps(requests[-1]["messages"], ensure_ascii=False)
     assert "täglich von 15 bis 20 Uhr" in prompt
+
+
+@pytest.mark.asyncio
+async def test_the_llm_declining_the_passages_counts_as_nothing_found(
+    kb_settings: Settings, knowledge: Knowledge
+) -> None:
+    async with serving(declining_llm) as (fault, server):
+        llm = make_client(url_of(server))
+        try:
+            responder = responder_for(llm, kb_settings, knowledge, "generative")
+            chunks, notes = await answer(responder, "Wie viele Besucher dürfen auf die Station?")
+        finally:
+            await llm.aclose()
+    assert notes.retrieval is not None
+    assert notes.retrieval.relevant  # retrieval alone would have answered
+    assert notes.mode == "not_found"
+    assert notes.grounding == "declined"
+    assert spoken(chunks) == kb_settings.agent.prompt("not_in_knowledge")
+    assert "UNKNOWN" in json.dumps(fault.requests[-1]["messages"])  # the prompt offers it
 
 
 @pytest.mark.asyncio
