@@ -19,6 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from appliance.errors import ConfigError
+from appliance.escalation.settings import EscalationSettings
+from appliance.telephony.webrtc_settings import PhoneSettings
+from appliance.tools.settings import ToolsSettings
 
 ENV_PREFIX = "APPLIANCE_"
 Language = Literal["en", "de"]
@@ -128,6 +131,12 @@ class Prompts(_Section):
     still_there: str
     goodbye: str
     one_moment: str
+    tool_failed: str
+    emergency: str
+    handoff: str
+    handoff_empathy: str
+    verify_first: str
+    not_verified: str
     not_in_knowledge: str
     system: str
     knowledge_context: str = Field(
@@ -145,6 +154,16 @@ DEFAULT_PROMPTS: dict[str, Prompts] = {
         still_there="Are you still there?",
         goodbye="Thank you for calling. Goodbye.",
         one_moment="One moment, please.",
+        tool_failed="I'm sorry, I couldn't complete that just now. "
+        "Shall I connect you with a colleague?",
+        emergency="If this is a medical emergency, please hang up and call 112 right away. "
+        "I am connecting you with a colleague now.",
+        handoff="Of course. I am connecting you with a colleague.",
+        handoff_empathy="I am sorry to hear that. Let me connect you with a colleague who can "
+        "help you personally.",
+        verify_first="Before I can look into that, I need your customer number and your "
+        "date of birth.",
+        not_verified="I'm sorry, I couldn't verify those details.",
         not_in_knowledge="I'm sorry, I don't have information about that. "
         "Shall I connect you with a colleague, or arrange a callback?",
         system="You are the phone assistant of {organisation}. Answer in one or two short, "
@@ -165,6 +184,15 @@ DEFAULT_PROMPTS: dict[str, Prompts] = {
         still_there="Sind Sie noch da?",
         goodbye="Vielen Dank für Ihren Anruf. Auf Wiederhören.",
         one_moment="Einen Moment, bitte.",
+        tool_failed="Das hat leider gerade nicht geklappt. Soll ich Sie mit einer Kollegin oder "
+        "einem Kollegen verbinden?",
+        emergency="Wenn das ein medizinischer Notfall ist, legen Sie bitte auf und rufen Sie "
+        "sofort die 112 an. Ich verbinde Sie jetzt mit einer Kollegin oder einem Kollegen.",
+        handoff="Gern, ich verbinde Sie mit einer Kollegin oder einem Kollegen.",
+        handoff_empathy="Das tut mir leid. Ich verbinde Sie mit einer Kollegin oder einem "
+        "Kollegen, die Ihnen persönlich weiterhilft.",
+        verify_first="Dafür brauche ich zuerst Ihre Kundennummer und Ihr Geburtsdatum.",
+        not_verified="Diese Angaben konnte ich leider nicht bestätigen.",
         not_in_knowledge="Dazu habe ich leider keine Informationen. Soll ich Sie mit einer "
         "Kollegin oder einem Kollegen verbinden, oder möchten Sie einen Rückruf?",
         system="Du bist der Telefonassistent von {organisation}. Antworte auf Deutsch in "
@@ -274,6 +302,9 @@ class Settings(_Section):
     agent: AgentSettings = AgentSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     http: HttpSettings = HttpSettings()
+    tools: ToolsSettings = ToolsSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    phone: PhoneSettings = PhoneSettings()
 
     def stt_model_id(self) -> str:
         if self.stt.model:

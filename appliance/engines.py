@@ -17,6 +17,7 @@ from pathlib import Path
 from appliance.agent.responder import Responder
 from appliance.config import Prompts, Settings
 from appliance.errors import ConfigError, LLMError
+from appliance.escalation.classifier import EscalationDetector
 from appliance.knowledge.service import Knowledge, open_knowledge
 from appliance.llm.client import ChatClient, StreamStats
 from appliance.llm.embedded_server import EmbeddedLlamaServer
@@ -25,6 +26,7 @@ from appliance.speech.piper_tts import PiperTTS
 from appliance.speech.stt import Int16Audio, SpeechToText
 from appliance.speech.tts import TextToSpeech
 from appliance.speech.vad import SileroVad
+from appliance.tools.registry import ToolRegistry
 from models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class Engines:
     responder: Responder
     server: EmbeddedLlamaServer | None = None
     knowledge: Knowledge | None = None
+    tools: ToolRegistry | None = None
     prompts: dict[str, tuple[str, Int16Audio]] = field(default_factory=dict)
 
     def prompt(self, name: str) -> tuple[str, Int16Audio, int]:
@@ -116,6 +119,7 @@ class Engines:
                     await server.stop()
                 raise
         lookup = knowledge.lookup(settings) if knowledge else None
+        tools = ToolRegistry(settings.tools) if settings.tools.connectors else None
         engines = cls(
             settings,
             registry,
@@ -123,9 +127,10 @@ class Engines:
             stt,
             tts,
             llm,
-            Responder(llm, settings, lookup),
+            Responder(llm, settings, lookup, tools, EscalationDetector(settings.escalation)),
             server,
             knowledge,
+            tools,
         )
         progress("rendering prompts")
         await engines._render_prompts()
@@ -153,6 +158,8 @@ class Engines:
             log.warning("LLM warm-up failed", extra={"code": str(exc.code)})
 
     async def close(self) -> None:
+        if self.tools is not None:
+            await self.tools.aclose()
         if self.knowledge is not None:
             self.knowledge.close()
         await self.llm.aclose()

@@ -4,8 +4,13 @@
 set -euo pipefail
 # shellcheck source=scripts/bootstrap.sh
 source "$(dirname "$0")/bootstrap.sh"
-# espeak-ng and sox synthesise and inspect test speech.
-ensure_debian_packages espeak-ng sox
+# espeak-ng and sox synthesise and inspect test speech; chromium and its driver
+# place the browser softphone test call. Kamailio (PBX), baresip and SIPp
+# (sip-tester) are the SIP peers of the SIP tests.
+ensure_debian_packages espeak-ng sox chromium chromium-driver kamailio baresip sip-tester
+# The separate vLLM venv and converted model for tests/integration/test_llm_vllm.py
+# (minutes the first time, about a second afterwards).
+"$ROOT/scripts/vllm_env.sh" >/dev/null
 cd "$ROOT"
 say "ruff"
 "$VENV_PYTHON" -m ruff check .

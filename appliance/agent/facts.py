@@ -14,71 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_UNITS_EN = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-    "hundred": 100,
-}
-_UNITS_DE = {
-    "null": 0,
-    "eins": 1,
-    "zwei": 2,
-    "zwo": 2,
-    "drei": 3,
-    "vier": 4,
-    "fünf": 5,
-    "sechs": 6,
-    "sieben": 7,
-    "acht": 8,
-    "neun": 9,
-    "zehn": 10,
-    "elf": 11,
-    "zwölf": 12,
-    "dreizehn": 13,
-    "vierzehn": 14,
-    "fünfzehn": 15,
-    "sechzehn": 16,
-    "siebzehn": 17,
-    "achtzehn": 18,
-    "neunzehn": 19,
-    "zwanzig": 20,
-    "dreißig": 30,
-    "vierzig": 40,
-    "fünfzig": 50,
-    "sechzig": 60,
-    "siebzig": 70,
-    "achtzig": 80,
-    "neunzig": 90,
-    "hundert": 100,
-}
-# "ein"/"eine"/"one" are articles far more often than numbers: they are not facts.
-NUMBER_WORDS = {**_UNITS_EN, **_UNITS_DE}
+from appliance.slots.numbers import parse_english, parse_german
+
+# "one" is an article or pronoun far more often than a number: it is not a fact.
+_NOT_NUMBERS = frozenset({"one", "ein", "eine"})
 _NUMBER = re.compile(r"\d+")
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W\d_]+)*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;…]\s+|\n\s*(?:[-*•]\s*)?)$")
@@ -115,22 +54,13 @@ class Facts:
         return bool(self.numbers or self.names)
 
 
-def _german_compound(word: str) -> int | None:
-    """einundzwanzig → 21, siebenundvierzig → 47 (the common spoken compounds)."""
-    if "und" not in word:
-        return None
-    unit, _, tens = word.partition("und")
-    unit = {"ein": "eins"}.get(unit, unit)
-    if unit in _UNITS_DE and tens in _UNITS_DE and _UNITS_DE[tens] % 10 == 0:
-        return _UNITS_DE[unit] + _UNITS_DE[tens]
-    return None
-
-
 def number_value(word: str) -> int | None:
+    """A German or English number word (cardinal or ordinal) as its value."""
     word = word.lower()
-    if word in NUMBER_WORDS:
-        return NUMBER_WORDS[word]
-    return _german_compound(word)
+    if word in _NOT_NUMBERS:
+        return None
+    parsed = parse_german(word) or parse_english(word)
+    return parsed.value if parsed else None
 
 
 def _norm_number(digits: str) -> str:

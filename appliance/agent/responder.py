@@ -16,7 +16,9 @@ used and how it was checked is written into ``AnswerNotes`` for the turn's
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+import asyncio
+import json
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,51 +26,88 @@ from typing import TYPE_CHECKING
 from appliance.agent.chunker import SentenceChunker
 from appliance.agent.grounding import GroundingCheck
 from appliance.agent.small_talk import is_small_talk
+from appliance.agent.tool_round import ToolCallRecord, describe, run_tool_calls
 from appliance.config import Settings
 from appliance.errors import ErrorCode, LLMError
+from appliance.escalation.classifier import EscalationDetector
+from appliance.escalation.results import EscalationResult
 from appliance.knowledge.injection import looks_like_instructions
-from appliance.llm.client import ChatClient, ChatMessage, StreamStats
+from appliance.llm.client import ChatClient, ChatMessage, StreamStats, ToolCall, ToolCalls
+from appliance.tools.identity import CallerIdentity
 
 if TYPE_CHECKING:  # qdrant-client loads only where a knowledge base is opened
     from appliance.knowledge.lookup import KnowledgeLookup
     from appliance.knowledge.retrieve import Passage, Retrieval
+    from appliance.tools.registry import ToolRegistry
 
 MAX_USER_CHARS = 1500
 # What the knowledge prompt tells the LLM to answer when the passages do not
 # answer the question: a second relevance signal besides the retrieval score.
 NO_ANSWER = "UNKNOWN"
+_HANDOFF_PROMPT = {
+    "emergency": "emergency",
+    "human_request": "handoff",
+    "complex": "handoff",
+    "emotional": "handoff_empathy",
+}
 
 
 @dataclass(frozen=True)
 class AnswerChunk:
     text: str
-    source: str  # "llm" | "extractive" | "knowledge"
+    source: str  # "llm" | "extractive" | "knowledge" | "tool" | "escalation"
+
+
+def _already_set() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
 
 
 @dataclass
 class AnswerNotes:
     """How one answer came about; the voice loop turns it into an AnswerSources event."""
 
-    mode: str = "none"  # none | small_talk | not_found | generative | extractive
+    # none | escalation | tools | small_talk | not_found | generative | extractive
+    mode: str = "none"
     retrieval: Retrieval | None = None
     used: list[Passage] = field(default_factory=list)
     grounding: str = "not_checked"
     unsupported: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
     llm_error: str = ""
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    escalation: EscalationResult | None = None
+    committed: asyncio.Event = field(default_factory=_already_set)
+    """Set once the turn is committed; tools with side effects wait for it."""
 
     @property
     def used_knowledge(self) -> bool:
-        return self.mode != "none"
+        return self.mode not in {"none", "tools", "escalation"}
 
 
 class Responder:
     def __init__(
-        self, llm: ChatClient, settings: Settings, knowledge: KnowledgeLookup | None = None
+        self,
+        llm: ChatClient,
+        settings: Settings,
+        knowledge: KnowledgeLookup | None = None,
+        tools: ToolRegistry | None = None,
+        escalation: EscalationDetector | None = None,
     ) -> None:
         self.llm = llm
         self.settings = settings
         self.knowledge = knowledge
+        self.tools = tools
+        self.escalation = escalation
+
+    @property
+    def offers_tools(self) -> bool:
+        """Connectors go to the LLM as OpenAI tools (production LLMs; see tools.llm_tools)."""
+        if self.tools is None or not self.tools.connectors:
+            return False
+        mode = self.settings.tools.llm_tools
+        return mode == "on" or (mode == "auto" and not self.settings.uses_embedded_llm)
 
     @property
     def answer_mode(self) -> str:
@@ -100,19 +139,60 @@ class Responder:
         user_text: str,
         stats: StreamStats,
         notes: AnswerNotes | None = None,
-    ) -> AsyncIterator[AnswerChunk]:
+        identity: CallerIdentity | None = None,
+    ) -> AsyncGenerator[AnswerChunk, None]:
         notes = notes if notes is not None else AnswerNotes()
+        identity = identity if identity is not None else CallerIdentity()
+        if self.escalation is not None:
+            verdict = self.escalation.classify(user_text)
+            if verdict.escalate:
+                # A person must take over: no LLM, no lookup, a fixed pre-rendered answer.
+                notes.mode, notes.escalation = "escalation", verdict
+                yield AnswerChunk(
+                    self.settings.agent.prompt(_HANDOFF_PROMPT[verdict.label]), "escalation"
+                )
+                return
         if self.knowledge is None or not await self.knowledge.has_documents():
-            async for chunk in self._generate(self.messages(history, user_text), stats):
-                yield AnswerChunk(chunk, "llm")
-            return
-        if is_small_talk(user_text):
+            turn = self._plain_turn(history, user_text, stats, notes, identity)
+        elif is_small_talk(user_text):
             notes.mode = "small_talk"
-            async for answer in self._checked(
-                self.messages(history, user_text), stats, notes, user_text, []
+            turn = self._checked(self.messages(history, user_text), stats, notes, user_text, [])
+        else:
+            turn = self._knowledge_turn(history, user_text, stats, notes, identity)
+        async with aclosing(turn):
+            async for answer in turn:
+                yield answer
+
+    async def _plain_turn(
+        self,
+        history: Sequence[ChatMessage],
+        user_text: str,
+        stats: StreamStats,
+        notes: AnswerNotes,
+        identity: CallerIdentity,
+    ) -> AsyncGenerator[AnswerChunk, None]:
+        """No knowledge base: the LLM answers, with the tools when they are offered."""
+        messages = self.messages(history, user_text)
+        if self.offers_tools and not is_small_talk(user_text):
+            notes.mode = "tools"
+            async for answer in self._tool_turn(
+                messages, stats, notes, identity=identity, question=user_text
             ):
                 yield answer
             return
+        async with aclosing(self._generate(messages, stats)) as chunks:
+            async for chunk in chunks:
+                yield AnswerChunk(chunk, "llm")
+
+    async def _knowledge_turn(
+        self,
+        history: Sequence[ChatMessage],
+        user_text: str,
+        stats: StreamStats,
+        notes: AnswerNotes,
+        identity: CallerIdentity,
+    ) -> AsyncGenerator[AnswerChunk, None]:
+        assert self.knowledge is not None  # only called with a knowledge base
         retrieval = await self.knowledge.lookup(user_text)
         notes.retrieval = retrieval
         top = retrieval.passages[: self.settings.knowledge.context_passages]
@@ -132,9 +212,19 @@ class Responder:
             return
         notes.mode = "generative"
         messages = self.messages(history, user_text, usable)
-        async for answer in self._checked(
-            messages, stats, notes, user_text, texts, headings=headings
-        ):
+        if self.offers_tools:
+            turn = self._tool_turn(
+                messages,
+                stats,
+                notes,
+                identity=identity,
+                question=user_text,
+                passages=texts,
+                headings=headings,
+            )
+        else:
+            turn = self._checked(messages, stats, notes, user_text, texts, headings=headings)
+        async for answer in turn:
             yield answer
 
     async def _checked(
@@ -146,10 +236,14 @@ class Responder:
         passages: list[str],
         *,
         headings: Sequence[str] = (),
-    ) -> AsyncIterator[AnswerChunk]:
-        """LLM chunks that pass the grounding check; the extractive answer if none does."""
+        facts: Sequence[str] = (),
+        fallback: str = "",
+    ) -> AsyncGenerator[AnswerChunk, None]:
+        """LLM chunks that pass the grounding check; the extractive answer (or
+        ``fallback``) if none does. ``facts`` are further sources (tool results)."""
         check = GroundingCheck(
-            [*passages, *headings, question, self.settings.agent.organisation], question=question
+            [*passages, *headings, *facts, question, self.settings.agent.organisation],
+            question=question,
         )
         spoken = False
         notes.grounding = "passed"
@@ -171,13 +265,15 @@ class Responder:
                     spoken = True
                     yield AnswerChunk(chunk, "llm")
         except LLMError as exc:
-            if spoken or not passages:
+            if spoken or not (passages or fallback):
                 raise
             # The LLM is down, slow or said nothing: the passages still answer.
             notes.grounding, notes.llm_error = "failed", str(exc.code)
         if spoken:
             return
-        if passages:
+        if fallback:
+            yield AnswerChunk(fallback, "tool")
+        elif passages:
             notes.mode = "extractive"
             async for answer in self._extractive(question, passages, notes):
                 yield answer
@@ -185,9 +281,110 @@ class Responder:
             # Small talk whose answer stated facts: never speak them.
             yield AnswerChunk(self.settings.agent.prompt("not_in_knowledge"), "knowledge")
 
+    async def _tool_turn(
+        self,
+        messages: list[ChatMessage],
+        stats: StreamStats,
+        notes: AnswerNotes,
+        *,
+        identity: CallerIdentity,
+        question: str,
+        passages: Sequence[str] = (),
+        headings: Sequence[str] = (),
+    ) -> AsyncGenerator[AnswerChunk, None]:
+        """One LLM round with tools; if it called any, run them and let it answer from them."""
+        assert self.tools is not None  # only called when offers_tools
+        round_one = self._stream_with_tools(
+            messages, stats, notes, question=question, passages=passages, headings=headings
+        )
+        calls: tuple[ToolCall, ...] = ()
+        async for item in round_one:
+            if isinstance(item, AnswerChunk):
+                yield item
+            else:
+                calls = item
+        if not calls:
+            return
+        results, records = await run_tool_calls(
+            self.tools,
+            calls,
+            identity,
+            notes.committed,
+            limit=self.settings.tools.max_calls_per_turn,
+        )
+        notes.tool_calls.extend(records)
+        succeeded = [r for r in records if r.outcome == "ok"]
+        if not succeeded:
+            yield AnswerChunk(self._tool_failure_prompt(records), "tool")
+            return
+        follow_up = [
+            *messages,
+            ChatMessage(role="assistant", content="", tool_calls=calls),
+            *results,
+        ]
+        facts = [r.data_json for r in succeeded]
+        async for answer in self._checked(
+            follow_up,
+            stats,
+            notes,
+            question,
+            list(passages),
+            headings=headings,
+            facts=facts,
+            fallback=". ".join(describe(json.loads(f)) for f in facts) + ".",
+        ):
+            yield answer
+
+    async def _stream_with_tools(
+        self,
+        messages: list[ChatMessage],
+        stats: StreamStats,
+        notes: AnswerNotes,
+        *,
+        question: str,
+        passages: Sequence[str],
+        headings: Sequence[str],
+    ) -> AsyncGenerator[AnswerChunk | tuple[ToolCall, ...], None]:
+        """Round one: grounded text chunks as they come, then the tool calls if any."""
+        assert self.tools is not None
+        check = GroundingCheck(
+            [*passages, *headings, question, self.settings.agent.organisation], question=question
+        )
+        chunker = SentenceChunker(first_chunk_min_words=3)
+        stream = self.llm.stream_events(
+            messages,
+            max_tokens=self.settings.llm.max_tokens,
+            temperature=self.settings.llm.temperature,
+            tools=self.tools.openai_tools(),
+            tool_choice="auto",
+            stats=stats,
+        )
+        async with aclosing(stream):
+            async for event in stream:
+                if isinstance(event, ToolCalls):
+                    yield event.calls
+                    continue
+                for chunk in chunker.feed(event.text):
+                    result = check.check(chunk)
+                    if not result.passed:
+                        notes.grounding, notes.unsupported = "failed", result.unsupported
+                        return
+                    yield AnswerChunk(chunk, "llm")
+        for chunk in chunker.flush():
+            if check.check(chunk).passed:
+                yield AnswerChunk(chunk, "llm")
+
+    def _tool_failure_prompt(self, records: Sequence[ToolCallRecord]) -> str:
+        outcomes = {r.outcome for r in records}
+        if ErrorCode.IDENTITY_NOT_VERIFIED in outcomes:
+            return self.settings.agent.prompt("not_verified")
+        if outcomes & {ErrorCode.IDENTITY_REQUIRED, ErrorCode.IDENTITY_MISMATCH}:
+            return self.settings.agent.prompt("verify_first")
+        return self.settings.agent.prompt("tool_failed")
+
     async def _extractive(
         self, question: str, passages: list[str], notes: AnswerNotes
-    ) -> AsyncIterator[AnswerChunk]:
+    ) -> AsyncGenerator[AnswerChunk, None]:
         assert self.knowledge is not None  # only called on the knowledge path
         scores = [p.score for p in notes.used]
         text = await self.knowledge.extractive(question, passages, scores)

@@ -193,6 +193,26 @@ class AnswerSources(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCalled(CallEvent):
+    """A tool call of the agent: what was asked, how it ended, how long it took.
+
+    ``arguments`` may hold personal data (a customer number), so the event
+    carries content; ``summary`` (outcome, HTTP status, duration) does not.
+    """
+
+    kind: ClassVar[str] = "tool_called"
+    priority: ClassVar[Priority] = Priority.STATE
+    carries_content: ClassVar[bool] = True
+    turn_id: int
+    name: str
+    arguments: str
+    outcome: str  # "ok" or an error code (TOOL_*, IDENTITY_*)
+    summary: str
+    duration_ms: float
+    source: str  # "llm" | "router"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentTurnCompleted(CallEvent):
     kind: ClassVar[str] = "agent_turn_completed"
     carries_content: ClassVar[bool] = True
@@ -219,9 +239,13 @@ class TurnTimings(CallEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandoffRequested(CallEvent):
+    """A person must take over; ``reason`` is the trigger, ``detail`` what fired it."""
+
     kind: ClassVar[str] = "handoff_requested"
     priority: ClassVar[Priority] = Priority.CONTROL
+    # emergency | human_request | complex | emotional | repeated_failure | technical_problem
     reason: str
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,6 +271,7 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     TranscriptFinal,
     AgentText,
     AnswerSources,
+    ToolCalled,
     AgentTurnCompleted,
     TurnTimings,
     HandoffRequested,

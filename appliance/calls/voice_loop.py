@@ -44,10 +44,12 @@ from appliance.calls.events import (
     SpeechStarted,
     SpeechStopped,
     StateChanged,
+    ToolCalled,
     TranscriptFinal,
     TranscriptPartial,
     TurnTimings,
 )
+from appliance.calls.handoff import HandoffPolicy
 from appliance.calls.reply import Reply
 from appliance.calls.turn_detector import CHUNK_MS, TurnDetector, TurnSignal
 from appliance.config import Settings
@@ -56,6 +58,7 @@ from appliance.errors import ApplianceError, EngineError, ErrorCode
 from appliance.llm.client import ChatMessage, StreamStats
 from appliance.speech.stt import Int16Audio, Transcript
 from appliance.telephony.transport import InboundAudio, InboundControl, MediaPorts, Transport
+from appliance.tools.identity import CallerIdentity
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,8 @@ class VoiceLoop:
         self.detector = TurnDetector(settings.turn, settings.vad)
         self.vad = engines.vad.stream()
         self.history: list[ChatMessage] = []
+        self.identity = CallerIdentity()  # what this call has proven about the caller
+        self.handoff = HandoffPolicy(settings.escalation)
         self.state = AgentState.LISTENING
         self._loop = asyncio.get_running_loop()
         self.playout = PlayoutBuffer(transport.sample_rate, notify=self._notify_threadsafe)
@@ -457,7 +462,7 @@ class VoiceLoop:
 
     def _new_reply(self, *, speculative: bool) -> Reply:
         audio = np.concatenate([*self._carry, *self._utterance]) if self._utterance else None
-        return Reply(
+        reply = Reply(
             turn_id=0,  # numbered when committed: discarded speculation leaves no gaps
             speech_ms=self.detector.utterance_ms,
             start_ms=self.detector.onset_ms,
@@ -466,6 +471,8 @@ class VoiceLoop:
             eos_perf=self._last_voiced_perf,
             speculative=speculative,
         )
+        reply.notes.committed.clear()  # tools with side effects wait for the commit
+        return reply
 
     def _speculate(self) -> None:
         if self._speculation is not None:
@@ -484,6 +491,7 @@ class VoiceLoop:
         self._turn_ids += 1
         reply.turn_id = self._turn_ids
         reply.committed = True
+        reply.notes.committed.set()
         self._active = reply
         self._reprompts = 0
         self.ports.agent_idle.clear()
@@ -526,17 +534,21 @@ class VoiceLoop:
             stage = "llm"
             stats = StreamStats()
             history = list(self.history)
-            answer = self.engines.responder.reply(history, reply.user_text, stats, reply.notes)
-            async for chunk in answer:
-                if reply.llm_first_token_s is None:
-                    reply.llm_first_token_s = stats.first_token_s
-                stage = "tts"
-                speech = await self.engines.tts.synthesize(chunk.text)
-                if reply.tts_first_audio_s is None:
-                    reply.tts_first_audio_s = speech.elapsed_s
-                audio = resample(speech.audio, speech.sample_rate, self.transport.sample_rate)
-                self._deliver(reply, chunk.text, audio, source=chunk.source)
-                stage = "llm"
+            answer = self.engines.responder.reply(
+                history, reply.user_text, stats, reply.notes, self.identity
+            )
+            # aclosing: a cancelled turn closes the LLM stream before the loop moves on
+            async with contextlib.aclosing(answer):
+                async for chunk in answer:
+                    if reply.llm_first_token_s is None:
+                        reply.llm_first_token_s = stats.first_token_s
+                    stage = "tts"
+                    speech = await self.engines.tts.synthesize(chunk.text)
+                    if reply.tts_first_audio_s is None:
+                        reply.tts_first_audio_s = speech.elapsed_s
+                    audio = resample(speech.audio, speech.sample_rate, self.transport.sample_rate)
+                    self._deliver(reply, chunk.text, audio, source=chunk.source)
+                    stage = "llm"
             reply.llm_tokens = stats.tokens
             reply.llm_tokens_per_s = stats.tokens_per_s
         except asyncio.CancelledError:
@@ -635,6 +647,17 @@ class VoiceLoop:
         reply.closed = True
         if reply.notes.used_knowledge:
             self._emit_sources(reply)
+        for call in reply.notes.tool_calls:
+            self.emitter.emit(
+                ToolCalled,
+                turn_id=reply.turn_id,
+                name=call.name,
+                arguments=call.arguments,
+                outcome=call.outcome,
+                summary=call.summary,
+                duration_ms=call.duration_ms,
+                source=call.source,
+            )
         self.emitter.emit(
             AgentTurnCompleted, turn_id=reply.turn_id, text=heard_text, interrupted=interrupted
         )
@@ -649,6 +672,11 @@ class VoiceLoop:
             self._last_activity_ms = self.media_ms
             self._set_state(AgentState.LISTENING)
             self.ports.agent_idle.set()
+        handoff = self.handoff.after_turn(reply)
+        if handoff is not None:
+            self.emitter.emit(HandoffRequested, reason=handoff.reason, detail=handoff.detail)
+            if handoff.reason == "repeated_failure" and self._active is None:
+                self._speak_prompt("handoff")
 
     def _emit_sources(self, reply: Reply) -> None:
         notes = reply.notes

@@ -95,6 +95,12 @@ class ToolsSettings(BaseModel):
     )
     connectors: tuple[ToolConnector, ...] = ()
     identity: IdentitySettings = IdentitySettings()
+    llm_tools: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Offer the connectors to the LLM as OpenAI tools. auto: with a configured "
+        "LLM (vLLM), not with the embedded 135M model, which cannot fill arguments.",
+    )
+    max_calls_per_turn: int = Field(default=2, ge=1, le=8)
 
     @model_validator(mode="after")
     def _allowlisted_and_unique(self) -> ToolsSettings:

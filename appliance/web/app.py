@@ -9,6 +9,9 @@ from litestar.datastructures import State
 
 from appliance import __version__
 from appliance.engines import Engines
+from appliance.telephony.webrtc import PhoneService
+from appliance.web.knowledge_api import knowledge_router
+from appliance.web.phone import phone_router, phone_state
 
 
 @get("/health", sync_to_thread=False)
@@ -25,13 +28,21 @@ def health(state: State) -> dict[str, Any]:
             "running": server.running if server else None,
             "restarts": server.restart_count if server else None,
         },
+        "sip": _sip_health(state),
     }
 
 
+def _sip_health(state: State) -> dict[str, Any]:
+    sip = state.get("sip")  # a SipService, set by `appliance serve` when [sip] is enabled
+    return dict(sip.health()) if sip is not None else {"enabled": False}
+
+
 def create_app(engines: Engines) -> Litestar:
+    phone = PhoneService(engines)
     return Litestar(
-        route_handlers=[health],
-        state=State({"engines": engines}),
+        route_handlers=[health, phone_router(), knowledge_router(engines.settings)],
+        state=State({"engines": engines, **phone_state(phone)}),
+        on_shutdown=[phone.close],
         openapi_config=None,
         logging_config=None,  # the appliance configures structured logging itself
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance.agent.responder import Responder
-from appliance.calls.events import AgentText, AnswerSources, TranscriptFinal
+from appliance.calls.events import AgentText, AnswerSources, HandoffRequested, TranscriptFinal
 from appliance.calls.session import run_call
 from appliance.config import Settings
 from appliance.engines import Engines
@@ -43,9 +43,14 @@ async def test_a_caller_is_answered_from_the_knowledge_base_and_the_sources_are_
         )
         known = await say(engines, "How much is a weekly parking ticket?")
         unknown = await say(engines, "Which shares should I buy on the stock market?")
+        also_unknown = await say(engines, "Who won the football match last night?")
         caller = SimulatedCaller(
             # Fast mode: the silence after the first question lets its turn end.
-            [CallerTurn(concat(known, silence(1500))), CallerTurn(unknown)],
+            [
+                CallerTurn(concat(known, silence(1500))),
+                CallerTurn(concat(unknown, silence(1500))),
+                CallerTurn(also_unknown),
+            ],
             sample_rate=RATE,
             realtime=False,
         )
@@ -54,7 +59,7 @@ async def test_a_caller_is_answered_from_the_knowledge_base_and_the_sources_are_
         knowledge.close()
 
     turns = [e.turn_id for e in record.of(TranscriptFinal)]
-    assert len(turns) == 2
+    assert len(turns) == 3
     sources = {e.turn_id: e for e in record.of(AnswerSources)}
     answered = sources[turns[0]]
     assert answered.mode == "extractive"  # auto mode with the embedded LLM
@@ -70,5 +75,11 @@ async def test_a_caller_is_answered_from_the_knowledge_base_and_the_sources_are_
     assert not declined.passages
     said = " ".join(e.text for e in record.of(AgentText) if e.turn_id == turns[1])
     assert said == kb_settings.agent.prompt("not_in_knowledge")
+    # Two concerns in a row the agent could not resolve: a person takes over.
+    assert sources[turns[2]].mode == "not_found"
+    handoffs = record.of(HandoffRequested)
+    assert [h.reason for h in handoffs] == ["repeated_failure"]
+    assert handoffs[0].seq > max(e.seq for e in record.of(AgentText) if e.turn_id == turns[2])
+    assert record.of(AgentText)[-1].text == kb_settings.agent.prompt("handoff")
     # Events serialise for the store and the audit log, sources included.
     assert json.loads(json.dumps(answered.to_dict()))["passages"][0]["doc_id"] == "parking"

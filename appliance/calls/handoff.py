@@ -1,0 +1,52 @@
+"""When a person must take over, decided after each agent turn.
+
+Two sources: the responder's escalation verdict on what the caller said
+(emergency, a request for a person, a complex topic, strong emotion), and the
+repeated-failure tracker (the caller's concern failed twice in a row: nothing
+found, not understood, every tool call refused or failed). Each yields the
+reason and what fired it, for the ``HandoffRequested`` event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from appliance.calls.reply import Reply
+from appliance.escalation.settings import EscalationSettings
+from appliance.escalation.tracker import FailureTracker, TurnOutcome
+
+CONCERN = "caller_concern"  # one concern per call until a concern classifier exists
+
+
+@dataclass(frozen=True)
+class Handoff:
+    reason: str
+    detail: str
+
+
+def turn_failed(reply: Reply) -> bool:
+    notes = reply.notes
+    if not any(char.isalnum() for char in reply.user_text):
+        return True  # nothing understood
+    if notes.mode == "not_found":
+        return True
+    return bool(notes.tool_calls) and all(call.outcome != "ok" for call in notes.tool_calls)
+
+
+class HandoffPolicy:
+    def __init__(
+        self, settings: EscalationSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.tracker = FailureTracker.from_settings(settings, clock)
+
+    def after_turn(self, reply: Reply) -> Handoff | None:
+        verdict = reply.notes.escalation
+        if verdict is not None:
+            return Handoff(verdict.label, verdict.reason)
+        if reply.user_audio is None:
+            return None  # the agent's own prompts are no caller turn
+        outcome = TurnOutcome.FAILED if turn_failed(reply) else TurnOutcome.RESOLVED
+        trigger = self.tracker.record(CONCERN, outcome)
+        return Handoff(trigger.trigger, trigger.reason) if trigger else None
