@@ -135,6 +135,10 @@ class Prompts(_Section):
     emergency: str
     handoff: str
     handoff_empathy: str
+    ask_case_number: str
+    ask_date_time: str
+    ask_phone: str
+    verified: str
     verify_first: str
     not_verified: str
     not_in_knowledge: str
@@ -161,6 +165,10 @@ DEFAULT_PROMPTS: dict[str, Prompts] = {
         handoff="Of course. I am connecting you with a colleague.",
         handoff_empathy="I am sorry to hear that. Let me connect you with a colleague who can "
         "help you personally.",
+        ask_case_number="Which case number is it about? It has six digits.",
+        ask_date_time="For which day and time?",
+        ask_phone="Which phone number should we call you back on?",
+        verified="Thank you, your details are confirmed. How can I help you?",
         verify_first="Before I can look into that, I need your customer number and your "
         "date of birth.",
         not_verified="I'm sorry, I couldn't verify those details.",
@@ -191,6 +199,10 @@ DEFAULT_PROMPTS: dict[str, Prompts] = {
         handoff="Gern, ich verbinde Sie mit einer Kollegin oder einem Kollegen.",
         handoff_empathy="Das tut mir leid. Ich verbinde Sie mit einer Kollegin oder einem "
         "Kollegen, die Ihnen persönlich weiterhilft.",
+        ask_case_number="Um welche Vorgangsnummer geht es? Sie hat sechs Ziffern.",
+        ask_date_time="Für welchen Tag und welche Uhrzeit?",
+        ask_phone="Unter welcher Telefonnummer sollen wir Sie zurückrufen?",
+        verified="Danke, Ihre Angaben sind bestätigt. Wie kann ich Ihnen helfen?",
         verify_first="Dafür brauche ich zuerst Ihre Kundennummer und Ihr Geburtsdatum.",
         not_verified="Diese Angaben konnte ich leider nicht bestätigen.",
         not_in_knowledge="Dazu habe ich leider keine Informationen. Soll ich Sie mit einer "

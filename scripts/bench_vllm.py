@@ -30,7 +30,7 @@ from typing import Any
 from appliance.llm import ChatClient, ChatMessage, StreamStats
 from appliance.llm.client import ToolCalls
 from models.registry import ModelRegistry
-from tests.support.vllm_server import SERVED_MODEL, VllmServer, prepare_vllm_env
+from tests.support.vllm_server import VllmServer, prepare_vllm_env, vllm_client
 
 PROMPTS = (
     "Write a long story about a dragon who guards a castle.",
@@ -113,15 +113,7 @@ async def run(repeats: int, max_tokens: int, compile_model: bool) -> dict[str, A
         env = prepare_vllm_env(gguf)
         server = VllmServer(env, log_path=Path(tmp) / "vllm.log", enforce_eager=not compile_model)
         async with server:
-            client = ChatClient(
-                base_url=server.base_url,
-                model=SERVED_MODEL,
-                api_key=None,
-                connect_timeout_s=2.0,
-                first_token_timeout_s=30.0,
-                total_timeout_s=120.0,
-                retries=0,
-            )
+            client = vllm_client(server.base_url)
             async with client:
                 await one_reply(client, "Say hello.", 8)  # first request pays one-off costs
                 text_runs = [

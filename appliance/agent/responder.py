@@ -17,14 +17,17 @@ used and how it was checked is written into ``AnswerNotes`` for the turn's
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from appliance.agent.chunker import SentenceChunker
 from appliance.agent.grounding import GroundingCheck
+from appliance.agent.routed_turn import RoutedTurn, failure_prompt
+from appliance.agent.router import IntentRouter
 from appliance.agent.small_talk import is_small_talk
 from appliance.agent.tool_round import ToolCallRecord, describe, run_tool_calls
 from appliance.config import Settings
@@ -94,12 +97,20 @@ class Responder:
         knowledge: KnowledgeLookup | None = None,
         tools: ToolRegistry | None = None,
         escalation: EscalationDetector | None = None,
+        *,
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         self.llm = llm
         self.settings = settings
         self.knowledge = knowledge
         self.tools = tools
         self.escalation = escalation
+        self.router = IntentRouter(today=today)
+
+    @property
+    def routes_tools(self) -> bool:
+        """The deterministic router picks tools (the embedded tier, see tools.llm_tools)."""
+        return self.tools is not None and bool(self.tools.connectors) and not self.offers_tools
 
     @property
     def offers_tools(self) -> bool:
@@ -151,6 +162,16 @@ class Responder:
                 yield AnswerChunk(
                     self.settings.agent.prompt(_HANDOFF_PROMPT[verdict.label]), "escalation"
                 )
+                return
+        if self.routes_tools:
+            assert self.tools is not None  # routes_tools says so
+            routed = self.router.route(user_text, identity)
+            if routed is not None:
+                notes.mode = "tools"
+                turn_ = RoutedTurn(self.tools, self.router, self.settings, notes.committed)
+                spoken = await turn_.answer(routed, identity)
+                notes.tool_calls.extend(spoken.records)
+                yield AnswerChunk(spoken.text, "tool")
                 return
         if self.knowledge is None or not await self.knowledge.has_documents():
             turn = self._plain_turn(history, user_text, stats, notes, identity)
@@ -375,12 +396,7 @@ class Responder:
                 yield AnswerChunk(chunk, "llm")
 
     def _tool_failure_prompt(self, records: Sequence[ToolCallRecord]) -> str:
-        outcomes = {r.outcome for r in records}
-        if ErrorCode.IDENTITY_NOT_VERIFIED in outcomes:
-            return self.settings.agent.prompt("not_verified")
-        if outcomes & {ErrorCode.IDENTITY_REQUIRED, ErrorCode.IDENTITY_MISMATCH}:
-            return self.settings.agent.prompt("verify_first")
-        return self.settings.agent.prompt("tool_failed")
+        return self.settings.agent.prompt(failure_prompt(list(records)))
 
     async def _extractive(
         self, question: str, passages: list[str], notes: AnswerNotes

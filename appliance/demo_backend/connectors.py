@@ -40,6 +40,10 @@ def demo_tools(base_url: str) -> ToolsSettings:
             url=f"{base}/api/customers/{{customer_number}}",
             keep=("name", "postcode", "phone"),
             personal_data=True,
+            say={
+                "en": "We have {name}, postcode {postcode}, phone {phone}.",
+                "de": "Wir haben {name}, Postleitzahl {postcode}, Telefon {phone}.",
+            },
         ),
         ToolConnector(
             name="case_status",
@@ -50,6 +54,10 @@ def demo_tools(base_url: str) -> ToolsSettings:
             url=f"{base}/api/cases/{{case_number}}",
             keep=("kind", "status", "updated"),
             personal_data=True,
+            say={
+                "en": "Your {kind} is {status}, last updated on {updated}.",
+                "de": "Ihr Vorgang ({kind}) ist {status}, zuletzt aktualisiert am {updated}.",
+            },
         ),
         ToolConnector(
             name="list_appointments",
@@ -57,6 +65,12 @@ def demo_tools(base_url: str) -> ToolsSettings:
             parameters=_schema(["customer_number"], customer_number=CUSTOMER_NUMBER),
             url=f"{base}/api/appointments",
             personal_data=True,
+            say={
+                "en": "Your next appointment is {appointments[0][date]} at "
+                "{appointments[0][time]}, {appointments[0][department]}.",
+                "de": "Ihr nächster Termin ist am {appointments[0][date]} um "
+                "{appointments[0][time]} Uhr, {appointments[0][department]}.",
+            },
         ),
         ToolConnector(
             name="book_appointment",
@@ -72,6 +86,10 @@ def demo_tools(base_url: str) -> ToolsSettings:
             url=f"{base}/api/appointments",
             keep=("appointment_id", "date", "time", "department"),
             personal_data=True,
+            say={
+                "en": "You are booked for {date} at {time}.",
+                "de": "Ihr Termin ist gebucht: {date} um {time} Uhr.",
+            },
         ),
         ToolConnector(
             name="reschedule_appointment",
@@ -86,6 +104,10 @@ def demo_tools(base_url: str) -> ToolsSettings:
             url=f"{base}/api/appointments/{{appointment_id}}/reschedule",
             keep=("appointment_id", "date", "time"),
             personal_data=True,
+            say={
+                "en": "Your appointment is now on {date} at {time}.",
+                "de": "Ihr Termin ist jetzt am {date} um {time} Uhr.",
+            },
         ),
         ToolConnector(
             name="create_ticket",
@@ -97,6 +119,10 @@ def demo_tools(base_url: str) -> ToolsSettings:
             ),
             method="POST",
             url=f"{base}/api/tickets",
+            say={
+                "en": "I have opened ticket {ticket_id} for you.",
+                "de": "Ich habe das Ticket {ticket_id} für Sie angelegt.",
+            },
         ),
         ToolConnector(
             name="schedule_callback",
@@ -110,6 +136,10 @@ def demo_tools(base_url: str) -> ToolsSettings:
             ),
             method="POST",
             url=f"{base}/api/callbacks",
+            say={
+                "en": "A colleague will call you back on {date} at {time}.",
+                "de": "Eine Kollegin oder ein Kollege ruft Sie am {date} um {time} Uhr zurück.",
+            },
         ),
     ]
     return ToolsSettings(

@@ -641,7 +641,9 @@ class _StreamParser:
                 raise _bad("LLM sent a tool call name that is not text")
             if arguments is not None and not isinstance(arguments, str):
                 raise _bad("LLM sent tool call arguments that are not text")
-            if name:
+            # OpenAI and vLLM send the name once; llama.cpp's server repeats the
+            # whole name in every fragment: a repeat is not more of the name.
+            if name and name != builder.name:
                 builder.name += name
             if arguments:
                 builder.arguments.append(arguments)

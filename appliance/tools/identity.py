@@ -8,7 +8,8 @@ number: asking about someone else's is refused before any back-end is called.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -16,6 +17,10 @@ class CallerIdentity:
     verified: bool = False
     customer_number: str | None = None
     attempts: int = 0
+    pending: str | None = None
+    """A request (tool name) waiting for verification or a missing detail."""
+    partial: dict[str, Any] = field(default_factory=dict)
+    """Details of the pending request the caller already gave."""
 
     def verify(self, customer_number: str) -> None:
         self.verified = True

@@ -51,6 +51,11 @@ class ToolConnector(BaseModel):
     personal_data: bool = Field(
         default=False, description="Returns personal data: only for a verified caller."
     )
+    say: dict[str, str] = Field(
+        default_factory=dict,
+        description="How a result is spoken without an LLM to phrase it, per language: "
+        'e.g. {en = "Your {kind} is {status}."}; fields of the kept result fill it in.',
+    )
     customer_argument: str = Field(
         default="customer_number",
         description="The argument that names whose data is asked for; it must match the "

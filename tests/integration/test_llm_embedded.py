@@ -4,6 +4,7 @@ same ChatClient production uses against vLLM."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -16,6 +17,7 @@ import pytest_asyncio
 
 from appliance.errors import ErrorCode, LLMError
 from appliance.llm import ChatClient, ChatMessage, EmbeddedLlamaServer, StreamStats
+from appliance.llm.client import ToolCall, ToolCalls
 from models.registry import ModelRegistry
 
 ALIAS = "smollm2-135m-instruct"
@@ -94,6 +96,31 @@ async def test_streams_a_short_reply_with_stats(server: EmbeddedLlamaServer) -> 
     assert stats.tokens > 0
     assert stats.finish_reason in ("stop", "length")
     assert stats.attempts == 1
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_forced_tool_call_arrives_whole(server: EmbeddedLlamaServer) -> None:
+    """llama.cpp repeats the tool name in every streamed fragment; the call is still one name."""
+    schema = {
+        "type": "object",
+        "required": ["case_number"],
+        "properties": {"case_number": {"type": "string"}},
+    }
+    tools = [{"type": "function", "function": {"name": "case_status", "parameters": schema}}]
+    client = client_for(server)
+    calls: tuple[ToolCall, ...] = ()
+    async with client:
+        async for event in client.stream_events(
+            [ChatMessage("user", "What's the status of my claim 778812?")],
+            max_tokens=60,
+            temperature=0.0,
+            tools=tools,
+            tool_choice={"type": "function", "function": {"name": "case_status"}},
+        ):
+            if isinstance(event, ToolCalls):
+                calls = event.calls
+    assert [call.name for call in calls] == ["case_status"]
+    assert isinstance(json.loads(calls[0].arguments), dict)
 
 
 @pytest.mark.asyncio(loop_scope="module")

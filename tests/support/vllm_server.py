@@ -31,6 +31,8 @@ from pathlib import Path
 
 import httpx
 
+from appliance.llm.client import ChatClient
+
 REPO = Path(__file__).resolve().parents[2]
 ENV_SCRIPT = REPO / "scripts" / "vllm_env.sh"
 CHAT_TEMPLATE = REPO / "models" / "chat_templates" / "smollm2_hermes_tools.jinja"
@@ -259,6 +261,19 @@ class VllmServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+def vllm_client(base_url: str, *, first_token_timeout_s: float = 60.0) -> ChatClient:
+    """Our production client, with timeouts for a 135M model on a busy 2-core CPU."""
+    return ChatClient(
+        base_url=base_url,
+        model=SERVED_MODEL,
+        api_key=None,
+        connect_timeout_s=2.0,
+        first_token_timeout_s=first_token_timeout_s,
+        total_timeout_s=120.0,
+        retries=0,
+    )
 
 
 def main() -> int:
