@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from appliance.errors import ConfigError
 from appliance.escalation.settings import EscalationSettings
+from appliance.handoff.settings import HandoffSettings
 from appliance.telephony.webrtc_settings import PhoneSettings
 from appliance.tools.settings import ToolsSettings
 
@@ -134,6 +135,7 @@ class Prompts(_Section):
     tool_failed: str
     emergency: str
     handoff: str
+    no_human_callback: str
     handoff_empathy: str
     ask_case_number: str
     ask_date_time: str
@@ -163,6 +165,8 @@ DEFAULT_PROMPTS: dict[str, Prompts] = {
         emergency="If this is a medical emergency, please hang up and call 112 right away. "
         "I am connecting you with a colleague now.",
         handoff="Of course. I am connecting you with a colleague.",
+        no_human_callback="All my colleagues are busy right now. I can arrange a callback: "
+        "which phone number, and which day and time suit you?",
         handoff_empathy="I am sorry to hear that. Let me connect you with a colleague who can "
         "help you personally.",
         ask_case_number="Which case number is it about? It has six digits.",
@@ -197,6 +201,8 @@ DEFAULT_PROMPTS: dict[str, Prompts] = {
         emergency="Wenn das ein medizinischer Notfall ist, legen Sie bitte auf und rufen Sie "
         "sofort die 112 an. Ich verbinde Sie jetzt mit einer Kollegin oder einem Kollegen.",
         handoff="Gern, ich verbinde Sie mit einer Kollegin oder einem Kollegen.",
+        no_human_callback="Im Moment ist leider niemand erreichbar. Ich kann einen Rückruf "
+        "vereinbaren: unter welcher Nummer, und an welchem Tag zu welcher Uhrzeit?",
         handoff_empathy="Das tut mir leid. Ich verbinde Sie mit einer Kollegin oder einem "
         "Kollegen, die Ihnen persönlich weiterhilft.",
         ask_case_number="Um welche Vorgangsnummer geht es? Sie hat sechs Ziffern.",
@@ -315,6 +321,7 @@ class Settings(_Section):
     knowledge: KnowledgeSettings = KnowledgeSettings()
     http: HttpSettings = HttpSettings()
     tools: ToolsSettings = ToolsSettings()
+    handoff: HandoffSettings = HandoffSettings()
     escalation: EscalationSettings = EscalationSettings()
     phone: PhoneSettings = PhoneSettings()
 

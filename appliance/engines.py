@@ -18,6 +18,7 @@ from appliance.agent.responder import Responder
 from appliance.config import Prompts, Settings
 from appliance.errors import ConfigError, LLMError
 from appliance.escalation.classifier import EscalationDetector
+from appliance.handoff.packager import ContextPackager
 from appliance.knowledge.service import Knowledge, open_knowledge
 from appliance.llm.client import ChatClient, StreamStats
 from appliance.llm.embedded_server import EmbeddedLlamaServer
@@ -56,6 +57,7 @@ class Engines:
     server: EmbeddedLlamaServer | None = None
     knowledge: Knowledge | None = None
     tools: ToolRegistry | None = None
+    packager: ContextPackager | None = None
     prompts: dict[str, tuple[str, Int16Audio]] = field(default_factory=dict)
 
     def prompt(self, name: str) -> tuple[str, Int16Audio, int]:
@@ -120,6 +122,7 @@ class Engines:
                 raise
         lookup = knowledge.lookup(settings) if knowledge else None
         tools = ToolRegistry(settings.tools) if settings.tools.connectors else None
+        detector = EscalationDetector(settings.escalation)
         engines = cls(
             settings,
             registry,
@@ -127,10 +130,15 @@ class Engines:
             stt,
             tts,
             llm,
-            Responder(llm, settings, lookup, tools, EscalationDetector(settings.escalation)),
+            Responder(llm, settings, lookup, tools, detector),
             server,
             knowledge,
             tools,
+            ContextPackager(
+                settings.handoff,
+                allowed_hosts=settings.tools.allowed_hosts,
+                sentiment=lambda text: -detector.classify(text).scores.get("emotional", 0.0),
+            ),
         )
         progress("rendering prompts")
         await engines._render_prompts()

@@ -34,6 +34,7 @@ from appliance.config import Settings
 from appliance.errors import ErrorCode, LLMError
 from appliance.escalation.classifier import EscalationDetector
 from appliance.escalation.results import EscalationResult
+from appliance.handoff.availability import human_available
 from appliance.knowledge.injection import looks_like_instructions
 from appliance.llm.client import ChatClient, ChatMessage, StreamStats, ToolCall, ToolCalls
 from appliance.tools.identity import CallerIdentity
@@ -81,6 +82,7 @@ class AnswerNotes:
     llm_error: str = ""
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     escalation: EscalationResult | None = None
+    human_available: bool = True
     committed: asyncio.Event = field(default_factory=_already_set)
     """Set once the turn is committed; tools with side effects wait for it."""
 
@@ -99,6 +101,7 @@ class Responder:
         escalation: EscalationDetector | None = None,
         *,
         today: Callable[[], dt.date] = dt.date.today,
+        now: Callable[[], dt.datetime] = dt.datetime.now,
     ) -> None:
         self.llm = llm
         self.settings = settings
@@ -106,6 +109,7 @@ class Responder:
         self.tools = tools
         self.escalation = escalation
         self.router = IntentRouter(today=today)
+        self.now = now
 
     @property
     def routes_tools(self) -> bool:
@@ -159,9 +163,14 @@ class Responder:
             if verdict.escalate:
                 # A person must take over: no LLM, no lookup, a fixed pre-rendered answer.
                 notes.mode, notes.escalation = "escalation", verdict
-                yield AnswerChunk(
-                    self.settings.agent.prompt(_HANDOFF_PROMPT[verdict.label]), "escalation"
-                )
+                prompt = _HANDOFF_PROMPT[verdict.label]
+                if verdict.label != "emergency" and not human_available(
+                    self.settings.handoff, self.now()
+                ):
+                    # Nobody to take the call: offer a callback and let the router book it.
+                    notes.human_available, prompt = False, "no_human_callback"
+                    identity.pending, identity.partial = "schedule_callback", {}
+                yield AnswerChunk(self.settings.agent.prompt(prompt), "escalation")
                 return
         if self.routes_tools:
             assert self.tools is not None  # routes_tools says so

@@ -86,8 +86,9 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 # Six digits, spoken one by one or in groups: "778812", "7 7 8 8 1 2", "7, 7, 8, 8, 1, 2".
+# Whisper punctuates spoken digit strings freely ("7? 7, 8, 8, 1, 2").
 _CASE_NUMBER = re.compile(
-    r"(?<!\d)(?<!\d[ ,-])(?<!\d[ ,-]{2})(\d(?:[ ,-]{0,2}\d){5})(?!\d)(?![ ,-]{1,2}\d)"
+    r"(?<!\d)(?<!\d[ ,.?-])(?<!\d[ ,.?-]{2})(\d(?:[ ,.?-]{0,2}\d){5})(?!\d)(?![ ,.?-]{1,2}\d)"
 )
 
 

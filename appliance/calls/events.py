@@ -246,6 +246,18 @@ class HandoffRequested(CallEvent):
     # emergency | human_request | complex | emotional | repeated_failure | technical_problem
     reason: str
     detail: str = ""
+    human_available: bool = True  # False: the agent offered a callback instead
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextPackageReady(CallEvent):
+    """What the person taking over needs (see appliance.handoff.context), as plain data."""
+
+    kind: ClassVar[str] = "context_package_ready"
+    priority: ClassVar[Priority] = Priority.STATE
+    carries_content: ClassVar[bool] = True
+    reason: str
+    package: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,5 +287,6 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     AgentTurnCompleted,
     TurnTimings,
     HandoffRequested,
+    ContextPackageReady,
     ErrorRaised,
 )

@@ -9,6 +9,7 @@ reason and what fired it, for the ``HandoffRequested`` event.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from appliance.calls.reply import Reply
 from appliance.escalation.settings import EscalationSettings
 from appliance.escalation.tracker import FailureTracker, TurnOutcome
+from appliance.handoff.availability import human_available
+from appliance.handoff.settings import HandoffSettings
 
 CONCERN = "caller_concern"  # one concern per call until a concern classifier exists
 
@@ -24,6 +27,7 @@ CONCERN = "caller_concern"  # one concern per call until a concern classifier ex
 class Handoff:
     reason: str
     detail: str
+    human_available: bool = True
 
 
 def turn_failed(reply: Reply) -> bool:
@@ -37,16 +41,25 @@ def turn_failed(reply: Reply) -> bool:
 
 class HandoffPolicy:
     def __init__(
-        self, settings: EscalationSettings, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: EscalationSettings,
+        handoff: HandoffSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = dt.datetime.now,
     ) -> None:
         self.tracker = FailureTracker.from_settings(settings, clock)
+        self.handoff = handoff
+        self.now = now
 
     def after_turn(self, reply: Reply) -> Handoff | None:
         verdict = reply.notes.escalation
         if verdict is not None:
-            return Handoff(verdict.label, verdict.reason)
+            return Handoff(verdict.label, verdict.reason, reply.notes.human_available)
         if reply.user_audio is None:
             return None  # the agent's own prompts are no caller turn
         outcome = TurnOutcome.FAILED if turn_failed(reply) else TurnOutcome.RESOLVED
         trigger = self.tracker.record(CONCERN, outcome)
-        return Handoff(trigger.trigger, trigger.reason) if trigger else None
+        if trigger is None:
+            return None
+        return Handoff(trigger.trigger, trigger.reason, human_available(self.handoff, self.now()))

@@ -51,9 +51,19 @@ async def run_call(
     loop = VoiceLoop(
         call_id=record.call_id, transport=transport, engines=engines, settings=settings, bus=bus
     )
+    packager = engines.packager
+    follow = bus.subscribe(record.call_id) if packager else None
+    packaging = None
+    if packager is not None and follow is not None:
+        # A subscriber like the store or the dashboard: builds the context package on handoff.
+        packaging = asyncio.create_task(packager.follow(follow, loop.emitter))
     try:
         record.end_reason = await loop.run()
     finally:
+        if packager is not None and follow is not None and packaging is not None:
+            follow.close()
+            await packaging
+            await packager.drain()
         subscription.close()
         await collector
     record.events.sort(key=lambda event: event.seq)

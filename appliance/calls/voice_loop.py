@@ -100,7 +100,7 @@ class VoiceLoop:
         self.vad = engines.vad.stream()
         self.history: list[ChatMessage] = []
         self.identity = CallerIdentity()  # what this call has proven about the caller
-        self.handoff = HandoffPolicy(settings.escalation)
+        self.handoff = HandoffPolicy(settings.escalation, settings.handoff)
         self.state = AgentState.LISTENING
         self._loop = asyncio.get_running_loop()
         self.playout = PlayoutBuffer(transport.sample_rate, notify=self._notify_threadsafe)
@@ -674,9 +674,18 @@ class VoiceLoop:
             self.ports.agent_idle.set()
         handoff = self.handoff.after_turn(reply)
         if handoff is not None:
-            self.emitter.emit(HandoffRequested, reason=handoff.reason, detail=handoff.detail)
+            self.emitter.emit(
+                HandoffRequested,
+                reason=handoff.reason,
+                detail=handoff.detail,
+                human_available=handoff.human_available,
+            )
             if handoff.reason == "repeated_failure" and self._active is None:
-                self._speak_prompt("handoff")
+                if handoff.human_available:
+                    self._speak_prompt("handoff")
+                else:
+                    self.identity.pending, self.identity.partial = "schedule_callback", {}
+                    self._speak_prompt("no_human_callback")
 
     def _emit_sources(self, reply: Reply) -> None:
         notes = reply.notes

@@ -53,6 +53,7 @@ class DemoData:
     cases: dict[str, Case] = field(default_factory=dict)
     tickets: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
+    handoffs: list[dict[str, Any]] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5001))
 
     def next_id(self, prefix: str) -> str:
@@ -163,6 +164,18 @@ async def callback(state: State, data: JSONBody[dict[str, Any]]) -> dict[str, An
     }
 
 
+@post("/api/handoffs", status_code=201)
+async def receive_handoff(state: State, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """The contact centre's inbox for context packages (what a person sees on pickup)."""
+    _data(state).handoffs.append(data)
+    return {"received": data.get("call_id")}
+
+
+@get("/api/handoffs")
+async def list_handoffs(state: State) -> list[dict[str, Any]]:
+    return _data(state).handoffs
+
+
 @get("/faults/slow")
 async def slow(seconds: FromQuery[float] = 10.0) -> dict[str, Any]:
     await asyncio.sleep(min(seconds, 60.0))
@@ -190,6 +203,8 @@ def create_demo_backend(data: DemoData | None = None) -> Litestar:
             reschedule,
             ticket,
             callback,
+            receive_handoff,
+            list_handoffs,
             slow,
             error,
             garbage,

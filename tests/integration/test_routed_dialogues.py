@@ -17,6 +17,7 @@ from appliance.config import Settings
 from appliance.demo_backend.app import DemoData, create_demo_backend, seed
 from appliance.demo_backend.connectors import demo_tools
 from appliance.engines import Engines
+from appliance.escalation.classifier import EscalationDetector
 from appliance.llm.client import StreamStats
 from appliance.tools.identity import CallerIdentity
 from appliance.tools.registry import ToolRegistry
@@ -137,3 +138,32 @@ async def test_questions_without_a_tool_intent_are_left_to_the_knowledge_base(
     assert chunks
     assert notes.mode != "tools"
     assert not notes.tool_calls
+
+
+async def test_with_nobody_available_a_callback_is_booked_and_confirmed(
+    engines: Engines, settings: Settings
+) -> None:
+    data = seed()
+    async with serve_asgi(create_demo_backend(data)) as base:
+        tuned = settings.with_overrides(
+            tools=demo_tools(base).model_dump(mode="json"), handoff={"presence": "never"}
+        )
+        registry = ToolRegistry(tuned.tools)
+        try:
+            responder = Responder(
+                engines.llm,
+                tuned,
+                None,
+                registry,
+                EscalationDetector(tuned.escalation),
+                today=lambda: TODAY,
+            )
+            dialogue = Dialogue(responder)
+            offer = await dialogue.say("Can I speak to a person, please?")
+            assert offer == tuned.agent.prompt("no_human_callback")
+            confirmed = await dialogue.say("Yes, tomorrow at 10 am on 04181 55501.")
+        finally:
+            await registry.aclose()
+    assert confirmed == "A colleague will call you back on 24 November 2026 at 10:00."
+    assert dialogue.calls == [("schedule_callback", "ok")]
+    assert data.callbacks[0]["phone"] == "0418155501"
