@@ -62,4 +62,7 @@ class HandoffPolicy:
         trigger = self.tracker.record(CONCERN, outcome)
         if trigger is None:
             return None
-        return Handoff(trigger.trigger, trigger.reason, human_available(self.handoff, self.now()))
+        return Handoff(trigger.trigger, trigger.reason, self.human_available())
+
+    def human_available(self) -> bool:
+        return human_available(self.handoff, self.now())

@@ -151,6 +151,7 @@ class VoiceLoop:
                             break
                         if item.kind == "dtmf":
                             self.emitter.emit(Dtmf, media_ms=self.media_ms, digit=item.value)
+                            self._on_dtmf(item.value)
                     else:
                         self._on_audio(item)
                 finally:
@@ -686,6 +687,26 @@ class VoiceLoop:
                 else:
                     self.identity.pending, self.identity.partial = "schedule_callback", {}
                     self._speak_prompt("no_human_callback")
+
+    def _on_dtmf(self, digit: str) -> None:
+        """The operator's key for "a person, please" hands over like the spoken request."""
+        if digit != self.settings.handoff.dtmf_person:
+            return
+        active = self._active
+        if active is not None:  # the key cuts the agent off, like a barge-in
+            heard = self.playout.flush()
+            active.cancel()
+            self._complete(active, self._heard_text(heard, active.turn_id), interrupted=True)
+        available = self.handoff.human_available()
+        self.emitter.emit(
+            HandoffRequested,
+            reason="human_request",
+            detail=f"human_request: key {digit}",
+            human_available=available,
+        )
+        if not available:
+            self.identity.pending, self.identity.partial = "schedule_callback", {}
+        self._speak_prompt("handoff" if available else "no_human_callback")
 
     def _emit_sources(self, reply: Reply) -> None:
         notes = reply.notes

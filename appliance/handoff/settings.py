@@ -27,6 +27,11 @@ class HandoffSettings(BaseModel):
         default_factory=lambda: {day: _WORKDAY for day in DAYS[:5]},
         description='Per weekday (mon..sun) spans "HH:MM-HH:MM" in the appliance\'s local time.',
     )
+    dtmf_person: str = Field(
+        default="0",
+        pattern=r"^[0-9*#]?$",
+        description='The key that asks for a person ("press 0"); empty switches it off.',
+    )
     webhook_url: str | None = Field(
         default=None,
         description="The context package is POSTed here as JSON (its host must be in "

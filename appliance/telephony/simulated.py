@@ -33,6 +33,7 @@ class CallerTurn:
     audio: Int16Audio
     after_agent_idle_ms: int | None = None
     after_agent_audio_ms: int | None = None
+    dtmf: str = ""  # keys pressed as the turn starts (RFC 4733 on a real line)
 
 
 @dataclass(slots=True)
@@ -115,6 +116,8 @@ class SimulatedCaller:
                 if position < 0 and self._triggered(turn, idle_ticks, agent_ticks, waiting_ticks):
                     position = 0
                     rec.turn_starts_ms.append(tick * FRAME_MS)
+                    for key in turn.dtmf:
+                        ports.push_control_threadsafe("dtmf", key)
                 if position >= 0:
                     frame = turn.audio[position : position + self._frame]
                     if len(frame) < self._frame:
@@ -152,6 +155,8 @@ class SimulatedCaller:
         for turn in [*self.turns, CallerTurn(tail)]:
             await self._wait_idle_fast(ports)
             rec.turn_starts_ms.append(media_ms)
+            for key in turn.dtmf:
+                ports.push_control("dtmf", key)
             for frame in split_frames(turn.audio, self.sample_rate):
                 await self._wait_idle_fast(ports)
                 if self._hangup.is_set():

@@ -16,7 +16,9 @@ import pytest
 from appliance.agent.responder import Responder
 from appliance.calls.events import (
     AgentText,
+    AgentTurnCompleted,
     ContextPackageReady,
+    Dtmf,
     HandoffRequested,
     TranscriptFinal,
     TurnTimings,
@@ -30,6 +32,7 @@ from appliance.handoff.packager import ContextPackager
 from appliance.telephony.simulated import CallerTurn, SimulatedCaller
 from tests.support.app_server import serve_asgi
 from tests.support.calls import RATE, say
+from tests.support.speech import silence
 
 pytestmark = pytest.mark.asyncio
 
@@ -107,4 +110,25 @@ async def test_with_nobody_available_the_agent_offers_a_callback(
     assert [(h.reason, h.human_available) for h in record.of(HandoffRequested)] == [
         ("human_request", False)
     ]
+    assert inbox.handoffs[0]["reason"] == "human_request"
+
+
+async def test_pressing_0_while_the_agent_speaks_hands_over(
+    engines: Engines, settings: Settings
+) -> None:
+    inbox = seed()
+    async with serve_asgi(create_demo_backend(inbox)) as base:
+        staffed = with_presence(engines, settings, "always", f"{base}/api/handoffs")
+        caller = SimulatedCaller(
+            [CallerTurn(silence(300), after_agent_audio_ms=800, dtmf="0")],
+            sample_rate=RATE,
+            realtime=True,
+        )
+        record = await run_call(staffed, caller, staffed.settings)
+    assert [e.digit for e in record.of(Dtmf)] == ["0"]
+    completed = record.of(AgentTurnCompleted)
+    assert completed[0].interrupted  # the greeting was cut off by the key
+    handoffs = record.of(HandoffRequested)
+    assert [(h.reason, h.detail) for h in handoffs] == [("human_request", "human_request: key 0")]
+    assert record.of(AgentText)[-1].text == settings.agent.prompt("handoff")
     assert inbox.handoffs[0]["reason"] == "human_request"
