@@ -24,6 +24,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from appliance.agent import call_control
 from appliance.agent.chunker import SentenceChunker
 from appliance.agent.grounding import GroundingCheck
 from appliance.agent.routed_turn import RoutedTurn, failure_prompt
@@ -83,6 +84,7 @@ class AnswerNotes:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     escalation: EscalationResult | None = None
     human_available: bool = True
+    end_call: bool = False  # the agent ends the call after this answer
     committed: asyncio.Event = field(default_factory=_already_set)
     """Set once the turn is committed; tools with side effects wait for it."""
 
@@ -162,15 +164,7 @@ class Responder:
             verdict = self.escalation.classify(user_text)
             if verdict.escalate:
                 # A person must take over: no LLM, no lookup, a fixed pre-rendered answer.
-                notes.mode, notes.escalation = "escalation", verdict
-                prompt = _HANDOFF_PROMPT[verdict.label]
-                if verdict.label != "emergency" and not human_available(
-                    self.settings.handoff, self.now()
-                ):
-                    # Nobody to take the call: offer a callback and let the router book it.
-                    notes.human_available, prompt = False, "no_human_callback"
-                    identity.pending, identity.partial = "schedule_callback", {}
-                yield AnswerChunk(self.settings.agent.prompt(prompt), "escalation")
+                yield self._hand_over(verdict, notes, identity)
                 return
         if self.routes_tools:
             assert self.tools is not None  # routes_tools says so
@@ -192,6 +186,18 @@ class Responder:
         async with aclosing(turn):
             async for answer in turn:
                 yield answer
+
+    def _hand_over(
+        self, verdict: EscalationResult, notes: AnswerNotes, identity: CallerIdentity
+    ) -> AnswerChunk:
+        """A person must take over: no LLM, no lookup, a fixed pre-rendered answer."""
+        notes.mode, notes.escalation = "escalation", verdict
+        prompt = _HANDOFF_PROMPT[verdict.label]
+        if verdict.label != "emergency" and not human_available(self.settings.handoff, self.now()):
+            # Nobody to take the call: offer a callback and let the router book it.
+            notes.human_available, prompt = False, "no_human_callback"
+            identity.pending, identity.partial = "schedule_callback", {}
+        return AnswerChunk(self.settings.agent.prompt(prompt), "escalation")
 
     async def _plain_turn(
         self,
@@ -335,6 +341,22 @@ class Responder:
                 calls = item
         if not calls:
             return
+        control = next((call for call in calls if call.name in call_control.NAMES), None)
+        if control is not None:
+            notes.tool_calls.append(
+                ToolCallRecord(
+                    control.name, control.arguments, "ok", f"{control.name}: ok", 0.0, "llm"
+                )
+            )
+            if control.name == call_control.TRANSFER:
+                reason = "human_request: the LLM called transfer_to_human"
+                yield self._hand_over(
+                    EscalationResult("human_request", 1.0, reason), notes, identity
+                )
+            else:
+                notes.end_call = True
+                yield AnswerChunk(self.settings.agent.prompt("goodbye"), "tool")
+            return
         results, records = await run_tool_calls(
             self.tools,
             calls,
@@ -385,7 +407,7 @@ class Responder:
             messages,
             max_tokens=self.settings.llm.max_tokens,
             temperature=self.settings.llm.temperature,
-            tools=self.tools.openai_tools(),
+            tools=[*self.tools.openai_tools(), *call_control.CALL_CONTROL_TOOLS],
             tool_choice="auto",
             stats=stats,
         )

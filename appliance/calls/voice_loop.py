@@ -550,6 +550,7 @@ class VoiceLoop:
                     audio = resample(speech.audio, speech.sample_rate, self.transport.sample_rate)
                     self._deliver(reply, chunk.text, audio, source=chunk.source)
                     stage = "llm"
+            reply.ends_call = reply.notes.end_call
             reply.llm_tokens = stats.tokens
             reply.llm_tokens_per_s = stats.tokens_per_s
         except asyncio.CancelledError:

@@ -80,7 +80,9 @@ async def turn(
     notes: AnswerNotes | None = None,
 ) -> tuple[list[AnswerChunk], AnswerNotes, list[dict[str, Any]]]:
     tools_settings = demo_tools(base).model_copy(update={"llm_tools": "on"})
-    tuned = settings.with_overrides(tools=tools_settings.model_dump(mode="json"))
+    tuned = settings.with_overrides(
+        tools=tools_settings.model_dump(mode="json"), handoff={"presence": "always"}
+    )
     registry = ToolRegistry(tuned.tools)
     notes = notes or AnswerNotes()
     async with serving(scenario) as (fault, server):
@@ -221,3 +223,29 @@ async def test_a_booking_waits_until_the_turn_is_committed(
     chunks, notes, _ = await asyncio.wait_for(task, 20)
     assert len(data.appointments) == before + 1
     assert "10:15" in said(chunks)
+
+
+async def test_the_llm_can_hand_over_and_end_the_call(
+    settings: Settings, backend: tuple[str, DemoData]
+) -> None:
+    transfer = scripted_llm(tool_call("transfer_to_human", {"reason": "billing dispute"}))
+    chunks, notes, requests = await turn(
+        settings, backend[0], transfer, "I want to dispute this bill", identity=verified()
+    )
+    assert said(chunks) == settings.agent.prompt("handoff")
+    assert notes.escalation is not None
+    assert notes.escalation.label == "human_request"
+    offered = {t["function"]["name"] for t in requests[0]["tools"]}
+    assert {"transfer_to_human", "end_call", "case_status"} <= offered
+
+    goodbye = scripted_llm(tool_call("end_call", {}))
+    chunks, notes, _ = await turn(
+        settings,
+        backend[0],
+        goodbye,
+        "I have no further questions about my claim",
+        identity=verified(),
+    )
+    assert said(chunks) == settings.agent.prompt("goodbye")
+    assert notes.end_call
+    assert [c.name for c in notes.tool_calls] == ["end_call"]
