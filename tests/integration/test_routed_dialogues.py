@@ -167,3 +167,38 @@ async def test_with_nobody_available_a_callback_is_booked_and_confirmed(
     assert confirmed == "A colleague will call you back on 24 November 2026 at 10:00."
     assert dialogue.calls == [("schedule_callback", "ok")]
     assert data.callbacks[0]["phone"] == "0418155501"
+
+
+@pytest.mark.parametrize(
+    ("path", "outcome"),
+    [
+        ("/faults/slow?seconds=2", "TOOL_TIMEOUT"),
+        ("/faults/error", "TOOL_FAILED"),
+        ("/faults/garbage", "TOOL_BAD_RESPONSE"),
+    ],
+)
+async def test_a_failing_back_end_gets_an_apology_and_the_call_goes_on(
+    engines: Engines, settings: Settings, path: str, outcome: str
+) -> None:
+    async with serve_asgi(create_demo_backend(seed())) as base:
+        tools = demo_tools(base)
+        broken = tuple(
+            c.model_copy(update={"url": f"{base}{path}", "timeout_s": 0.5})
+            if c.name == "case_status"
+            else c
+            for c in tools.connectors
+        )
+        tuned = settings.with_overrides(
+            tools=tools.model_copy(update={"connectors": broken}).model_dump(mode="json")
+        )
+        registry = ToolRegistry(tuned.tools)
+        try:
+            dialogue = Dialogue(Responder(engines.llm, tuned, None, registry, today=lambda: TODAY))
+            await dialogue.say("My customer number is 100234 and I was born on 23 March 1980.")
+            answer = await dialogue.say("What's the status of my claim 778812?")
+            again = await dialogue.say("When is my next appointment?")
+        finally:
+            await registry.aclose()
+    assert answer == tuned.agent.prompt("tool_failed")
+    assert dialogue.calls[1] == ("case_status", outcome)
+    assert again.startswith("Your next appointment is")  # the call goes on
