@@ -19,11 +19,14 @@ from appliance.audio.wav import read_wav, write_wav
 from appliance.calls.bus import EventBus
 from appliance.calls.events import (
     AgentText,
+    AnswerSources,
     BackchannelIgnored,
     BargeIn,
     CallEvent,
     ErrorRaised,
+    HandoffRequested,
     SpeechStarted,
+    ToolCalled,
     TranscriptFinal,
     TurnTimings,
 )
@@ -67,6 +70,17 @@ def _speaker_line(event: CallEvent, out: TextIO) -> None:
         print(f"{stamp} ——      backchannel, agent continues", file=out)
     elif isinstance(event, ErrorRaised):
         print(f"{stamp} !!      {event.code} in {event.stage}", file=out)
+    elif isinstance(event, ToolCalled):
+        print(
+            f"{stamp} tool    {event.name} -> {event.outcome} ({event.duration_ms:.0f} ms)",
+            file=out,
+        )
+    elif isinstance(event, AnswerSources):
+        docs = ", ".join(sorted({p.doc_id for p in event.passages})) or "-"
+        print(f"{stamp} sources {event.mode} ({docs})", file=out)
+    elif isinstance(event, HandoffRequested):
+        where = "" if event.human_available else ", nobody available: callback offered"
+        print(f"{stamp} ——      handoff: {event.reason}{where}", file=out)
     elif isinstance(event, TurnTimings):
         print(f"{'':11} {_timing_text(event)}", file=out)
     out.flush()
@@ -149,9 +163,21 @@ async def _serve(settings: Settings) -> int:
     from appliance.web.app import create_app
 
     engines = await Engines.start(settings, progress=_progress)
+    sip = None
     try:
+        app = create_app(engines)
+        if settings.sip.enabled:
+            from appliance.telephony.sip.service import SipService
+
+            sip = SipService(engines, settings)
+            endpoint = await sip.start()
+            app.state["sip"] = sip
+            _progress(
+                f"SIP {settings.sip.mode}: {endpoint.local_address}:{endpoint.local_port}"
+                f" ({'+'.join(settings.sip.transports)})"
+            )
         config = uvicorn.Config(
-            create_app(engines),
+            app,
             host=settings.http.host,
             port=settings.http.port,
             log_config=None,
@@ -164,8 +190,26 @@ async def _serve(settings: Settings) -> int:
         _progress(f"appliance ready: http://{settings.http.host}:{settings.http.port}/health")
         await server.serve()
     finally:
+        if sip is not None:
+            await sip.stop()
         await engines.close()
     return EXIT_OK
+
+
+async def _serve_demo(settings: Settings) -> int:
+    """``serve --demo``: the demo back-end on loopback, its tools, its handoff inbox."""
+    from appliance.demo_backend.app import create_demo_backend
+    from appliance.demo_backend.connectors import demo_tools
+    from appliance.web.serving import serve_app
+
+    async with serve_app(create_demo_backend()) as base:
+        _progress(f"demo back-end (CRM, calendar, helpdesk): {base}")
+        tools = demo_tools(base)
+        demo = settings.with_overrides(
+            tools=tools.model_dump(mode="json"),
+            handoff={"webhook_url": f"{base}/api/handoffs"},
+        )
+        return await _serve(demo)
 
 
 # -- appliance config / models ------------------------------------------------
@@ -215,7 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("serve", help="run the appliance (engines, HTTP health on http.host:http.port)")
+    serve = sub.add_parser(
+        "serve", help="run the appliance (engines, HTTP health on http.host:http.port)"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run the demo back-end (invented customers, appointments, cases) on "
+        "loopback and answer with its tools",
+    )
 
     call = sub.add_parser(
         "call",
@@ -263,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        return asyncio.run(_serve(settings))
+        return asyncio.run(_serve_demo(settings) if args.demo else _serve(settings))
     if args.command == "call":
         return asyncio.run(_call(args, settings))
     if args.command == "config":

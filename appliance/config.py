@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from appliance.errors import ConfigError
 from appliance.escalation.settings import EscalationSettings
 from appliance.handoff.settings import HandoffSettings
+from appliance.telephony.sip.settings import SipSettings
 from appliance.telephony.webrtc_settings import PhoneSettings
 from appliance.tools.settings import ToolsSettings
 
@@ -324,6 +325,7 @@ class Settings(_Section):
     handoff: HandoffSettings = HandoffSettings()
     escalation: EscalationSettings = EscalationSettings()
     phone: PhoneSettings = PhoneSettings()
+    sip: SipSettings = SipSettings()
 
     def stt_model_id(self) -> str:
         if self.stt.model:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 
 import httpx
@@ -25,6 +26,7 @@ from appliance.handoff.settings import HandoffSettings
 from appliance.tools.settings import host_allowed
 
 log = logging.getLogger(__name__)
+KEEP_RECENT = 200
 
 
 class ContextPackager:
@@ -44,6 +46,9 @@ class ContextPackager:
         self._transport = transport
         self.delivered: list[str] = []  # call ids whose package the webhook accepted
         self._posts: set[asyncio.Task[None]] = set()
+        # The latest packages by call id, for the person who picks up to pull
+        # (GET /api/handoffs/{call_id}); bounded, the store keeps the rest.
+        self.recent: OrderedDict[str, ContextPackage] = OrderedDict()
 
     async def follow(self, subscription: Subscription, emitter: CallEmitter) -> None:
         """Watch one call's events until its subscription closes."""
@@ -57,6 +62,9 @@ class ContextPackager:
                     events.append(queued)
                 events.sort(key=lambda e: e.seq)
                 package = build_package(events, event, self.sentiment, now=self.now)
+                self.recent[package.call_id] = package
+                while len(self.recent) > KEEP_RECENT:
+                    self.recent.popitem(last=False)
                 emitter.emit(ContextPackageReady, reason=event.reason, package=package.to_dict())
                 if self.settings.webhook_url:
                     task = asyncio.create_task(self._deliver(package, emitter))

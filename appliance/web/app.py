@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from appliance import __version__
 from appliance.engines import Engines
 from appliance.telephony.webrtc import PhoneService
+from appliance.web.handoff_api import handoff_router
 from appliance.web.knowledge_api import knowledge_router
 from appliance.web.phone import phone_router, phone_state
 
@@ -29,6 +30,7 @@ def health(state: State) -> dict[str, Any]:
             "restarts": server.restart_count if server else None,
         },
         "sip": _sip_health(state),
+        "tools": sorted(engines.tools.connectors) if engines.tools else [],
     }
 
 
@@ -40,7 +42,12 @@ def _sip_health(state: State) -> dict[str, Any]:
 def create_app(engines: Engines) -> Litestar:
     phone = PhoneService(engines)
     return Litestar(
-        route_handlers=[health, phone_router(), knowledge_router(engines.settings)],
+        route_handlers=[
+            health,
+            phone_router(),
+            knowledge_router(engines.settings),
+            handoff_router(engines.settings),
+        ],
         state=State({"engines": engines, **phone_state(phone)}),
         on_shutdown=[phone.close],
         openapi_config=None,

@@ -184,7 +184,8 @@ async def search(state: State, q: FromQuery[str], k: FromQuery[int] = 5) -> dict
     }
 
 
-def knowledge_router(settings: Settings) -> Router:
+def token_guard(settings: Settings) -> Any:
+    """The management API's access rule, from the settings (read once)."""
     token = None
     if settings.http.api_token_file is not None:
         try:
@@ -195,6 +196,10 @@ def knowledge_router(settings: Settings) -> Router:
             ) from exc
         if not token:
             raise ConfigError(f"http.api_token_file {settings.http.api_token_file} is empty")
+    return _token_guard(token)
+
+
+def knowledge_router(settings: Settings) -> Router:
     return Router(
         path="/api/kb",
         route_handlers=[
@@ -204,6 +209,6 @@ def knowledge_router(settings: Settings) -> Router:
             reindex,
             search,
         ],
-        guards=[_token_guard(token)],
+        guards=[token_guard(settings)],
         exception_handlers={KnowledgeError: _error},
     )

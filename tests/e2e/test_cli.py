@@ -166,7 +166,8 @@ def _wait_for_health(server: subprocess.Popen[bytes], port: int) -> dict[str, An
     return None
 
 
-def test_serve_runs_reports_health_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("demo", [False, True], ids=["plain", "demo"])
+def test_serve_runs_reports_health_and_stops_cleanly(tmp_path: Path, demo: bool) -> None:
     port = _free_port()
     env = {
         "PATH": os.environ["PATH"],
@@ -178,7 +179,7 @@ def test_serve_runs_reports_health_and_stops_cleanly(tmp_path: Path) -> None:
     stderr_path = tmp_path / "serve.stderr"
     with stderr_path.open("w") as stderr:
         server = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "serve"],
+            [sys.executable, "-m", "appliance", "serve", *(["--demo"] if demo else [])],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -189,6 +190,11 @@ def test_serve_runs_reports_health_and_stops_cleanly(tmp_path: Path) -> None:
             assert health["status"] == "ok"
             assert health["llm"]["running"] is True
             assert "whisper-tiny.en" in health["models"]
+            if demo:  # the demo back-end runs and its connectors are the agent's tools
+                assert {"verify_caller", "case_status", "book_appointment"} <= set(health["tools"])
+                assert "demo back-end" in stderr_path.read_text()
+            else:
+                assert health["tools"] == []
         finally:
             server.send_signal(signal.SIGTERM)
             code = server.wait(timeout=30)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import httpx
 import pytest
 
 from appliance.agent.responder import Responder
@@ -30,7 +31,7 @@ from appliance.engines import Engines
 from appliance.escalation.classifier import EscalationDetector
 from appliance.handoff.packager import ContextPackager
 from appliance.telephony.simulated import CallerTurn, SimulatedCaller
-from tests.support.app_server import serve_asgi
+from tests.support.app_server import app_server, serve_asgi
 from tests.support.calls import RATE, say
 from tests.support.speech import silence
 
@@ -94,6 +95,12 @@ async def test_the_caller_is_handed_over_with_the_context_package(
     # Delivered to the contact centre as JSON, the same package.
     assert [p["call_id"] for p in inbox.handoffs] == [record.call_id]
     assert inbox.handoffs[0]["transcript"] == json.loads(json.dumps(package["transcript"]))
+    # And the person picking up can pull it by the call id the transfer carries.
+    async with app_server(staffed) as appliance, httpx.AsyncClient(base_url=appliance) as http:
+        pulled = await http.get(f"/api/handoffs/{record.call_id}")
+        unknown = await http.get("/api/handoffs/0000")
+    assert pulled.json()["summary"] == package["summary"]
+    assert unknown.status_code == 404
 
 
 async def test_with_nobody_available_the_agent_offers_a_callback(

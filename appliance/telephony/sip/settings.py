@@ -1,0 +1,159 @@
+"""SIP settings: one frozen section of the appliance configuration (``[sip]``).
+
+Two modes:
+
+* ``registered``: the appliance is an ordinary extension. It REGISTERs to the
+  PBX (``registrar``) with ``auth_user``/``password``/``realm`` and re-registers
+  before ``register_expires_s`` runs out. INVITEs are accepted from the
+  registrar's address and from ``allowed_peers``.
+* ``trunk``: a peer of the PBX, no registration. INVITEs are accepted only
+  from ``allowed_peers``; anything else gets 403 Forbidden and is logged.
+
+SIP is off unless ``enabled`` is true; ``appliance serve`` starts it then.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+# Concurrent calls compiled into the pjsua2-python 2.15.1.post1 wheel (PJSUA_MAX_CALLS).
+# Measured by placing calls (scripts/sip_max_calls.py): with uaConfig.maxCalls set to
+# 8, 16, 31 or 64, pjsua still took 4 calls and answered every further INVITE itself
+# with "486 Busy Here" ("too many calls"). To carry more, run further appliance
+# processes (own SIP and RTP ports) behind the PBX or Kamailio's dispatcher, or build
+# pjproject and its SWIG module with a config_site.h that raises PJSUA_MAX_CALLS.
+PJSUA_MAX_CALLS = 4
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SipSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=False, description="answer SIP calls under `appliance serve`")
+    mode: Literal["registered", "trunk"] = "trunk"
+    bind_host: str = Field(default="127.0.0.1", description="address the SIP/RTP sockets use")
+    port: int = Field(default=5060, ge=0, le=65535, description="SIP port; 0 picks one")
+    transports: tuple[Literal["udp", "tcp"], ...] = Field(
+        default=("udp",),
+        min_length=1,
+        description="SIP transports, all listening on `port` (TLS is not supported yet)",
+    )
+    public_address: str | None = Field(
+        default=None, description="address put in Contact/SDP when it differs from bind_host"
+    )
+    rtp_port: int = Field(default=4000, ge=0, le=65535, description="first RTP port; 0 picks")
+    rtp_port_range: int = Field(default=1000, ge=0, le=60000)
+    user: str = Field(default="appliance", pattern=r"^[A-Za-z0-9_.+-]{1,64}$")
+    registrar: str | None = Field(default=None, description="e.g. sip:pbx.example.org:5060")
+    domain: str | None = Field(default=None, description="SIP domain; default: registrar host")
+    realm: str = "*"
+    auth_user: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = Field(default=None, description="file holding the password")
+    register_expires_s: int = Field(default=300, ge=30, le=86_400)
+    allowed_peers: tuple[str, ...] = Field(
+        default=(), description="addresses or networks (CIDR) INVITEs may come from"
+    )
+    max_calls: int = Field(
+        default=2,
+        ge=1,
+        le=PJSUA_MAX_CALLS,
+        description="concurrent calls; more INVITEs get 486 Busy Here. Below the pjsua "
+        "ceiling, spare call slots let refused INVITEs get a 403/486 of their own",
+    )
+    min_free_memory_mb: int = Field(
+        default=0,
+        ge=0,
+        description="refuse new calls (503, Retry-After) below this much available memory",
+    )
+    max_load_per_cpu: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=64.0,
+        description="refuse new calls (503, Retry-After) above this 1-minute load per CPU; 0 never",
+    )
+    retry_after_s: int = Field(default=30, ge=1, le=3600)
+    codecs: tuple[str, ...] = Field(
+        default=("G722/16000", "PCMA/8000", "PCMU/8000"),
+        description="codec preference order; other codecs are disabled",
+    )
+    rtp_timeout_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        description="hang up a call whose RTP stopped arriving this long ago; 0 never",
+    )
+    transfer_target: str | None = Field(
+        default=None,
+        description="SIP URI of the human agent or queue extension calls are handed to",
+    )
+    transfer_on_handoff: bool = Field(
+        default=True,
+        description="when the voice loop requests a handoff and transfer_target is set, "
+        "transfer the call (case reference: the call id) once the agent has finished speaking",
+    )
+    case_header: str = Field(
+        default="X-Case-Reference",
+        pattern=r"^X-[A-Za-z0-9-]{1,60}$",
+        description="header carrying the case reference on a transfer (REFER and Refer-To)",
+    )
+    library_log_level: int = Field(default=1, ge=0, le=6, description="pjsip's own log level")
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _networks(cls, peers: tuple[str, ...]) -> tuple[str, ...]:
+        for peer in peers:
+            try:
+                ipaddress.ip_network(peer, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"allowed_peers: {peer!r} is not an address/network") from exc
+        return peers
+
+    @field_validator("transports")
+    @classmethod
+    def _distinct(cls, transports: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(transports)) != len(transports):
+            raise ValueError("each transport once")
+        return transports
+
+    @field_validator("registrar", "transfer_target")
+    @classmethod
+    def _sip_uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sip:", "sips:")):
+            raise ValueError("must be a sip: URI, e.g. sip:pbx.example.org:5060")
+        if value is not None and "?" in value:
+            raise ValueError("must not carry URI headers")
+        return value
+
+    @model_validator(mode="after")
+    def _mode_complete(self) -> SipSettings:
+        if not self.enabled:
+            return self
+        if self.mode == "registered" and self.registrar is None:
+            raise ValueError("mode 'registered' needs a registrar")
+        if self.mode == "trunk" and not self.allowed_peers:
+            raise ValueError("mode 'trunk' needs allowed_peers (the PBX addresses)")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set password or password_file, not both")
+        return self
+
+    def networks(self) -> list[IpNetwork]:
+        return [ipaddress.ip_network(peer, strict=False) for peer in self.allowed_peers]
+
+    def registrar_host(self) -> str | None:
+        """The host part of the registrar URI (no user, port or parameters)."""
+        if self.registrar is None:
+            return None
+        rest = self.registrar.split(":", 1)[1].split(";", 1)[0]
+        rest = rest.rsplit("@", 1)[-1]
+        if rest.startswith("["):
+            return rest[1 : rest.index("]")]
+        return rest.split(":", 1)[0]
+
+    def sip_domain(self) -> str:
+        return self.domain or self.registrar_host() or self.public_address or self.bind_host
