@@ -297,6 +297,15 @@ class KnowledgeSettings(_Section):
         return self
 
 
+class RecordingSettings(_Section):
+    enabled: bool = Field(
+        default=False, description="Record both directions of every call (two mono WAVs)."
+    )
+    dir: Path | None = Field(
+        default=None, description="Where recordings go; unset: data_dir/recordings/<call id>/."
+    )
+
+
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -321,6 +330,7 @@ class Settings(_Section):
     agent: AgentSettings = AgentSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     http: HttpSettings = HttpSettings()
+    recording: RecordingSettings = RecordingSettings()
     tools: ToolsSettings = ToolsSettings()
     handoff: HandoffSettings = HandoffSettings()
     escalation: EscalationSettings = EscalationSettings()

@@ -65,6 +65,8 @@ class PlayoutBuffer:
     ) -> None:
         self.sample_rate = sample_rate
         self.frame_samples = samples_per_frame(sample_rate, frame_ms)
+        self.tap: Callable[[Int16Audio], None] | None = None
+        """Sees every frame pulled, silence included (call recording)."""
         self._notify = notify
         self._clock = clock
         self._lock = threading.Lock()
@@ -136,6 +138,8 @@ class PlayoutBuffer:
         notices: list[PlayoutNotice] = []
         with self._lock:
             if self._paused or not self._queue:
+                if self.tap is not None:
+                    self.tap(self._silence)
                 return self._silence, False
             out = np.empty(self.frame_samples, dtype=np.int16)
             filled = 0
@@ -160,4 +164,6 @@ class PlayoutBuffer:
             self.frames_played += 1
         for notice in notices:
             self._notify(notice)
+        if self.tap is not None:
+            self.tap(out)
         return out, True

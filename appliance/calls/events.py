@@ -261,6 +261,18 @@ class ContextPackageReady(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingStored(CallEvent):
+    """Both directions of the call were recorded (recording.enabled)."""
+
+    kind: ClassVar[str] = "recording_stored"
+    priority: ClassVar[Priority] = Priority.STATE
+    caller_path: str
+    agent_path: str
+    seconds: float
+    sample_rate: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorRaised(CallEvent):
     kind: ClassVar[str] = "error"
     priority: ClassVar[Priority] = Priority.STATE
@@ -288,5 +300,6 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     TurnTimings,
     HandoffRequested,
     ContextPackageReady,
+    RecordingStored,
     ErrorRaised,
 )

@@ -40,6 +40,7 @@ from appliance.calls.events import (
     ErrorRaised,
     HandoffRequested,
     Hangup,
+    RecordingStored,
     SourceRef,
     SpeechStarted,
     SpeechStopped,
@@ -50,6 +51,7 @@ from appliance.calls.events import (
     TurnTimings,
 )
 from appliance.calls.handoff import HandoffPolicy
+from appliance.calls.recording import CallRecorder
 from appliance.calls.reply import Reply
 from appliance.calls.turn_detector import CHUNK_MS, TurnDetector, TurnSignal
 from appliance.config import Settings
@@ -105,6 +107,11 @@ class VoiceLoop:
         self._loop = asyncio.get_running_loop()
         self.playout = PlayoutBuffer(transport.sample_rate, notify=self._notify_threadsafe)
         self.ports = MediaPorts(self._loop, self.playout)
+        self.recorder: CallRecorder | None = None
+        if settings.recording.enabled:
+            folder = (settings.recording.dir or settings.data_dir / "recordings") / call_id
+            self.recorder = CallRecorder(folder, transport.sample_rate)
+            self.playout.tap, self.ports.inbound_tap = self.recorder.agent, self.recorder.caller
         self._inbound = StreamResampler(transport.sample_rate, VAD_RATE)
         self._gate = LoudnessGate()
         self._quiet_chunks = 0
@@ -184,6 +191,16 @@ class VoiceLoop:
             log.error("transport did not stop", extra={"call_id": self.call_id})
         if hangup_by == "agent":
             self.end_reason = "agent_hangup"
+        if self.recorder is not None:
+            self.playout.tap = self.ports.inbound_tap = None
+            stored = await asyncio.to_thread(self.recorder.close)
+            self.emitter.emit(
+                RecordingStored,
+                caller_path=str(stored.caller),
+                agent_path=str(stored.agent),
+                seconds=round(stored.seconds, 2),
+                sample_rate=self.transport.sample_rate,
+            )
         self._set_state(AgentState.ENDED)
         self.emitter.emit(CallEnded, media_ms=self.media_ms, reason=self.end_reason)
         log.info("call ended", extra={"call_id": self.call_id, "reason": self.end_reason})

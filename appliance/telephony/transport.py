@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +47,8 @@ class MediaPorts:
         self._queue: asyncio.PriorityQueue[tuple[int, int, InboundItem]] = asyncio.PriorityQueue()
         self._order = itertools.count()
         self.agent_idle = asyncio.Event()
+        self.inbound_tap: Callable[[Int16Audio], None] | None = None
+        """Sees every caller frame as it arrives (call recording); must not block."""
 
     def _put(self, item: InboundItem) -> None:
         priority = Priority.MEDIA if isinstance(item, InboundAudio) else Priority.CONTROL
@@ -54,6 +57,8 @@ class MediaPorts:
     # -- transport side: any thread --------------------------------------
 
     def push_audio_threadsafe(self, pcm: Int16Audio) -> None:
+        if self.inbound_tap is not None:
+            self.inbound_tap(pcm)
         item = InboundAudio(pcm, time.perf_counter())
         self._loop.call_soon_threadsafe(self._put, item)
 
@@ -63,6 +68,8 @@ class MediaPorts:
     # -- transport side: event loop --------------------------------------
 
     def push_audio(self, pcm: Int16Audio) -> None:
+        if self.inbound_tap is not None:
+            self.inbound_tap(pcm)
         self._put(InboundAudio(pcm, time.perf_counter()))
 
     def push_control(self, kind: str, value: str = "") -> None:
