@@ -215,6 +215,10 @@ EMERGENCY: tuple[Cue, ...] = (
         r"häng\w* (?:\w+ )?(?:mundwinkel|gesicht|gesichtshälfte)",
         r"(?:spricht|redet|sprechen|reden) (?:\w+ )?(?:undeutlich|verwaschen|lallend|wirr)",
         r"lallt\w*",
+        r"(?:suddenly|plötzlich) (?:\w+ ){0,3}(?:cant|can not|cannot|nicht mehr) "
+        r"(?:\w+ ){0,2}(?:understand|versteh\w*|speak|sprechen|talk|reden)",
+        r"(?:face|gesicht) (?:\w+ ){0,2}(?:looks?|sieht) (?:\w+ ){0,2}"
+        r"(?:odd|strange|weird|wrong|lopsided|crooked|komisch|seltsam|schief)",
         r"kann (?:\w+ )?(?:nicht mehr|kaum) (?:richtig |deutlich )?(?:sprechen|reden)",
         r"\w*lähmung\w*",
         r"gelähmt\w*",
@@ -280,6 +284,9 @@ EMERGENCY: tuple[Cue, ...] = (
         rf"atmet {_ADV}(?:komisch|schwer|flach|rasselnd|röchelnd|seltsam|schnell)",
         r"röchel\w*",
         r"(?:lippen|gesicht) (?:\w+ ){0,2}(?:blau|grau|lila)",
+        # a limp, blue child: standard triage signs, also without a verb
+        r"(?:schlaff|floppy|limp) (?:und|and) (?:\w+ )?(?:blau|blue|grau|grey|gray)",
+        r"(?:blau|blue|grau|grey|gray) (?:und|and) (?:\w+ )?(?:schlaff|floppy|limp)",
     ),
     _cue(
         "unconscious",
@@ -318,6 +325,9 @@ EMERGENCY: tuple[Cue, ...] = (
         r"keeled over|slumped|blacked out|fell unconscious|dropped to the floor",
         r"(?:und|,) (?:er |sie )?reagiert (?:gar |überhaupt )?(?:nicht|kaum)",
         r"reagiert (?:\w+ )?auf (?:gar )?nichts",
+        r"liegt (?:\w+ ){0,6}(?:und )?(?:antwortet|reagiert|rührt sich) (?:\w+ )?nicht",
+        r"(?:lying|lies) (?:\w+ ){0,6}(?:and )?(?:isnt|is not|not|wont|doesnt) "
+        r"(?:answering|responding|moving)",
         r"(?:and|,) (?:isnt|wont|doesnt|is not|will not|does not) (?:respond|responding)",
     ),
     _cue(
@@ -357,6 +367,10 @@ EMERGENCY: tuple[Cue, ...] = (
         "emergency",
         0.9,
         r"overdos\w*",
+        r"(?:eine menge|viele|zu viele|eine ganze packung|eine handvoll) (?:\w+ ){0,2}"
+        r"(?:tabletten|pillen|medikamente|\w*antidepressiva|schlaftabletten|schmerzmittel) "
+        r"(?:\w+ ){0,5}(?:geschluckt|genommen|eingenommen)",
+        r"(?:swallowed|took|taken) (?:\w+ ){0,2}(?:antidepressants|sleeping pills)",
         r"too many (?:of )?(?:\w+ ){0,3}(?:pills|tablets|painkillers|sleeping pills|meds)",
         r"(?:a load|loads|lots|a lot|a bunch|heaps|a handful|a whole pack|a packet) of (?:\w+ )?"
         r"(?:pills|tablets|painkillers|paracetamol|ibuprofen|aspirin|insulin|medication|meds)",
@@ -454,6 +468,10 @@ EMERGENCY: tuple[Cue, ...] = (
         r"(?:\w+ )?(?:springen|stürzen)",
         r"(?:vor|unter) (?:den|einen) (?:zug|bus|lkw) (?:\w+ )?(?:werfen|springen|legen)",
         r"(?:ich )?tu(?:e)? mir (?:\w+ )?(?:was|etwas) an",
+        r"(?:got|have|bought|ready|tied) (?:\w+ )?(?:a |the )?(?:rope|noose)",
+        r"(?:strick|schlinge) (?:\w+ ){0,3}(?:besorgt|gekauft|bereit|geknüpft|geknotet)",
+        r"(?:dont|do not) want to be (?:here|around|alive) (?:any ?more|no more)",
+        r"(?:will|möchte|mag) nicht mehr (?:\w+ )?(?:hier sein|da sein|auf der welt sein)",
         negatable=True,
     ),
     _cue(
