@@ -45,6 +45,7 @@ from appliance.errors import AudioInputError
 from appliance.speech.stt import Int16Audio
 from appliance.telephony.sip.service import SipService
 from appliance.telephony.sip.settings import PJSUA_MAX_CALLS
+from scripts.png_plot import line_chart
 from tests.support.sip_peers import LOOPBACK, Baresip
 
 REPO = Path(__file__).resolve().parents[1]
@@ -233,6 +234,16 @@ async def run(args: argparse.Namespace) -> int:
     }
     args.json.write_text(json.dumps(data, indent=1), encoding="utf-8")
     progress(f"results written to {args.json}")
+    plot = args.json.with_suffix(".png")
+    line_chart(
+        plot,
+        [
+            [(level.calls, p) for level in levels if (p := level.p(50)) is not None],
+            [(level.calls, p) for level in levels if (p := level.p(95)) is not None],
+        ],
+        limit=2000.0,
+    )
+    progress(f"curve (x: concurrent calls; y: ms; blue p50, red p95, dashed 2 s) in {plot}")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks and developer scripts (run with ./scripts/python; not installed)."""
