@@ -31,13 +31,9 @@ from appliance.config import load_settings
 from appliance.engines import Engines
 from appliance.knowledge.service import open_knowledge
 from appliance.llm.client import StreamStats
+from scripts.stats import percentile
 
 EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared/eval/kb"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def states_fact(answer: str, fact: str) -> bool:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.escalation import LABELS, EscalationDetector, EscalationSettings, Label
+from scripts.stats import percentile
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = {
@@ -53,11 +54,6 @@ class Example:
 def load(path: Path) -> list[Example]:
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
     return [Example(r["lang"], r["text"], r["label"]) for r in rows]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def evaluate(detector: EscalationDetector, examples: list[Example], passes: int) -> dict[str, Any]:

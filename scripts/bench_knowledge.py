@@ -26,6 +26,7 @@ from typing import Any
 from appliance.knowledge.embeddings import UseEmbeddings
 from appliance.knowledge.ingest import KnowledgeStore, open_local_client
 from appliance.knowledge.retrieve import DEFAULT_KEYWORD_WEIGHT, DEFAULT_MIN_SCORE, Retriever
+from scripts.stats import percentile
 
 EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared/eval/kb"
 KEEP_TARGET = 0.95
@@ -49,11 +50,6 @@ class Outcome:
 def load_questions(path: Path) -> list[Question]:
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
     return [Question(r["id"], r["question"], r["doc"]) for r in rows]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def ask(retriever: Retriever, question: Question) -> Outcome:

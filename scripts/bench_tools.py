@@ -33,6 +33,7 @@ from appliance.tools.identity import CallerIdentity
 from appliance.tools.schema import argument_problems
 from appliance.tools.settings import ToolsSettings
 from models.registry import ModelRegistry
+from scripts.stats import percentile
 from tests.support.vllm_server import VllmServer, prepare_vllm_env, vllm_client
 
 TURNS = Path(__file__).resolve().parents[1] / "tests/data/tool_turns.jsonl"
@@ -43,11 +44,6 @@ FILLED_AT_RUN_TIME = {"appointment_id"}  # the router looks up the appointment t
 
 def load_turns() -> list[dict[str, Any]]:
     return [json.loads(line) for line in TURNS.read_text("utf-8").splitlines() if line.strip()]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def valid(tools: ToolsSettings, name: str, arguments: dict[str, Any]) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 from appliance.llm import ChatClient, ChatMessage, StreamStats
 from appliance.llm.client import ToolCalls
 from models.registry import ModelRegistry
+from scripts.stats import percentile
 from tests.support.vllm_server import VllmServer, prepare_vllm_env, vllm_client
 
 PROMPTS = (
@@ -52,11 +53,6 @@ WEATHER_TOOL: dict[str, Any] = {
         },
     },
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def one_reply(client: ChatClient, prompt: str, max_tokens: int) -> StreamStats:
