@@ -22,11 +22,13 @@ import json
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from appliance.agent import call_control
 from appliance.agent.chunker import SentenceChunker
 from appliance.agent.grounding import GroundingCheck
+from appliance.agent.knowledge_tool import NAME as SEARCH_KNOWLEDGE_TOOL_NAME
+from appliance.agent.knowledge_tool import SEARCH_KNOWLEDGE_TOOL, KnowledgeSearch, search_knowledge
 from appliance.agent.routed_turn import RoutedTurn, failure_prompt
 from appliance.agent.router import IntentRouter
 from appliance.agent.small_talk import is_small_talk
@@ -234,6 +236,20 @@ class Responder:
         top = retrieval.passages[: self.settings.knowledge.context_passages]
         notes.withheld = tuple(p.point_id for p in top if looks_like_instructions(p.text))
         usable = [p for p in top if p.point_id not in notes.withheld]
+        if (not retrieval.relevant or not usable) and self.offers_tools:
+            # Not in the documents, but maybe a tool's business ("my appointment"):
+            # the LLM may call one; text without a tool call is not spoken.
+            notes.mode = "tools"
+            async for answer in self._tool_turn(
+                self.messages(history, user_text),
+                stats,
+                notes,
+                identity=identity,
+                question=user_text,
+                text_allowed=False,
+            ):
+                yield answer
+            return
         if not retrieval.relevant or not usable:
             notes.mode = "not_found"
             yield AnswerChunk(self.settings.agent.prompt("not_in_knowledge"), "knowledge")
@@ -327,19 +343,27 @@ class Responder:
         question: str,
         passages: Sequence[str] = (),
         headings: Sequence[str] = (),
+        text_allowed: bool = True,
     ) -> AsyncGenerator[AnswerChunk, None]:
-        """One LLM round with tools; if it called any, run them and let it answer from them."""
+        """One LLM round with tools; if it called any, run them and let it answer from them.
+
+        ``text_allowed=False``: nothing relevant was found, so only a tool call
+        can answer; text the LLM says instead is replaced by "not in the knowledge".
+        """
         assert self.tools is not None  # only called when offers_tools
         round_one = self._stream_with_tools(
             messages, stats, notes, question=question, passages=passages, headings=headings
         )
         calls: tuple[ToolCall, ...] = ()
         async for item in round_one:
-            if isinstance(item, AnswerChunk):
-                yield item
-            else:
+            if not isinstance(item, AnswerChunk):
                 calls = item
+            elif text_allowed:
+                yield item
         if not calls:
+            if not text_allowed:
+                notes.mode = "not_found"
+                yield AnswerChunk(self.settings.agent.prompt("not_in_knowledge"), "knowledge")
             return
         control = next((call for call in calls if call.name in call_control.NAMES), None)
         if control is not None:
@@ -357,35 +381,70 @@ class Responder:
                 notes.end_call = True
                 yield AnswerChunk(self.settings.agent.prompt("goodbye"), "tool")
             return
+        limit = self.settings.tools.max_calls_per_turn
+        searches = await self._searches(calls[:limit], notes)
+        searched = {id(s.call) for s in searches}
+        others = tuple(call for call in calls if id(call) not in searched)
         results, records = await run_tool_calls(
             self.tools,
-            calls,
+            others,
             identity,
             notes.committed,
-            limit=self.settings.tools.max_calls_per_turn,
+            limit=max(0, limit - len(searches)),
         )
-        notes.tool_calls.extend(records)
+        by_id = {m.tool_call_id: m for m in [*(s.message for s in searches), *results]}
+        notes.tool_calls.extend([*(s.record for s in searches), *records])
+        found = [p for s in searches for p in s.used]
         succeeded = [r for r in records if r.outcome == "ok"]
-        if not succeeded:
-            yield AnswerChunk(self._tool_failure_prompt(records), "tool")
+        if not succeeded and not found:
+            if searches and not records and all(s.record.outcome == "ok" for s in searches):
+                notes.mode = "not_found"  # the LLM searched and the documents have nothing
+                yield AnswerChunk(self.settings.agent.prompt("not_in_knowledge"), "knowledge")
+            else:
+                yield AnswerChunk(self._tool_failure_prompt(notes.tool_calls), "tool")
             return
+        answered = tuple(call for call in calls if call.id in by_id)
         follow_up = [
             *messages,
-            ChatMessage(role="assistant", content="", tool_calls=calls),
-            *results,
+            ChatMessage(role="assistant", content="", tool_calls=answered),
+            *(by_id[call.id] for call in answered),
         ]
         facts = [r.data_json for r in succeeded]
+        sources = [*passages, *(p.text for p in found)]
+        fallback = ". ".join(describe(json.loads(f)) for f in facts) + "." if facts else ""
         async for answer in self._checked(
             follow_up,
             stats,
             notes,
             question,
-            list(passages),
-            headings=headings,
+            sources,
+            headings=[*headings, *(f"{p.title} {p.section}" for p in found)],
             facts=facts,
-            fallback=". ".join(describe(json.loads(f)) for f in facts) + ".",
+            fallback=fallback,
         ):
             yield answer
+
+    async def _searches(
+        self, calls: Sequence[ToolCall], notes: AnswerNotes
+    ) -> list[KnowledgeSearch]:
+        """The LLM's ``search_knowledge`` calls, run against the knowledge base."""
+        if self.knowledge is None:
+            return []  # not offered; an LLM calling it anyway gets TOOL_UNKNOWN
+        searches = [
+            await search_knowledge(
+                self.knowledge, call, context_passages=self.settings.knowledge.context_passages
+            )
+            for call in calls
+            if call.name == SEARCH_KNOWLEDGE_TOOL_NAME
+        ]
+        for search in searches:
+            notes.withheld = (*notes.withheld, *search.withheld)
+            notes.used.extend(p for p in search.used if p not in notes.used)
+            if search.retrieval is not None and (
+                notes.retrieval is None or not notes.retrieval.relevant
+            ):
+                notes.retrieval = search.retrieval
+        return searches
 
     async def _stream_with_tools(
         self,
@@ -407,7 +466,7 @@ class Responder:
             messages,
             max_tokens=self.settings.llm.max_tokens,
             temperature=self.settings.llm.temperature,
-            tools=[*self.tools.openai_tools(), *call_control.CALL_CONTROL_TOOLS],
+            tools=[*self.tools.openai_tools(), *self._builtin_tools()],
             tool_choice="auto",
             stats=stats,
         )
@@ -425,6 +484,10 @@ class Responder:
         for chunk in chunker.flush():
             if check.check(chunk).passed:
                 yield AnswerChunk(chunk, "llm")
+
+    def _builtin_tools(self) -> list[dict[str, Any]]:
+        knowledge = [SEARCH_KNOWLEDGE_TOOL] if self.knowledge is not None else []
+        return [*knowledge, *call_control.CALL_CONTROL_TOOLS]
 
     def _tool_failure_prompt(self, records: Sequence[ToolCallRecord]) -> str:
         return self.settings.agent.prompt(failure_prompt(list(records)))

@@ -2,9 +2,10 @@
 
 Two sources: the responder's escalation verdict on what the caller said
 (emergency, a request for a person, a complex topic, strong emotion), and the
-repeated-failure tracker (the caller's concern failed twice in a row: nothing
-found, not understood, every tool call refused or failed). Each yields the
-reason and what fired it, for the ``HandoffRequested`` event.
+repeated-failure tracker (two failed attempts on the same concern: nothing
+found, not understood, every tool call refused or failed; see
+``calls/concerns.py`` for what "the same concern" is). Each yields the reason
+and what fired it, for the ``HandoffRequested`` event.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from appliance.calls.concerns import Concerns
 from appliance.calls.reply import Reply
 from appliance.escalation.settings import EscalationSettings
 from appliance.escalation.tracker import FailureTracker, TurnOutcome
 from appliance.handoff.availability import human_available
 from appliance.handoff.settings import HandoffSettings
-
-CONCERN = "caller_concern"  # one concern per call until a concern classifier exists
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class HandoffPolicy:
         now: Callable[[], dt.datetime] = dt.datetime.now,
     ) -> None:
         self.tracker = FailureTracker.from_settings(settings, clock)
+        self.concerns = Concerns()
         self.handoff = handoff
         self.now = now
 
@@ -59,7 +60,8 @@ class HandoffPolicy:
         if reply.user_audio is None:
             return None  # the agent's own prompts are no caller turn
         outcome = TurnOutcome.FAILED if turn_failed(reply) else TurnOutcome.RESOLVED
-        trigger = self.tracker.record(CONCERN, outcome)
+        concern = self.concerns.of(reply.user_text, reply.notes.tool_calls)
+        trigger = self.tracker.record(concern, outcome)
         if trigger is None:
             return None
         return Handoff(trigger.trigger, trigger.reason, self.human_available())

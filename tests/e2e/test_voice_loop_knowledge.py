@@ -46,7 +46,9 @@ async def test_a_caller_is_answered_from_the_knowledge_base_and_the_sources_are_
         )
         known = await say(engines, "How much is a weekly parking ticket?")
         unknown = await say(engines, "Which shares should I buy on the stock market?")
-        also_unknown = await say(engines, "Who won the football match last night?")
+        # The same concern again, in other words (a question on another topic
+        # would be a new concern: see test_concerns.py).
+        also_unknown = await say(engines, "Which stocks would you recommend buying?")
         caller = SimulatedCaller(
             # Fast mode: the silence after the first question lets its turn end.
             [
@@ -78,7 +80,7 @@ async def test_a_caller_is_answered_from_the_knowledge_base_and_the_sources_are_
     assert not declined.passages
     said = " ".join(e.text for e in record.of(AgentText) if e.turn_id == turns[1])
     assert said == kb_settings.agent.prompt("not_in_knowledge")
-    # Two concerns in a row the agent could not resolve: a person takes over.
+    # Two failed attempts on the same concern: a person takes over.
     assert sources[turns[2]].mode == "not_found"
     handoffs = record.of(HandoffRequested)
     assert [h.reason for h in handoffs] == ["repeated_failure"]

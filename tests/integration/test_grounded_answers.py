@@ -23,6 +23,7 @@ from appliance.knowledge.errors import KnowledgeError
 from appliance.knowledge.lookup import KnowledgeLookup
 from appliance.knowledge.service import Knowledge, open_knowledge, open_server_client
 from appliance.llm.client import ChatClient, StreamStats
+from tests.support.knowledge import knowledge_of
 from tests.unit.test_llm_client_faults import (
     ROLE_CHUNK,
     SSE_HEAD,
@@ -68,16 +69,9 @@ def knowledge(
     kb_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Knowledge]:
     docs = tmp_path_factory.mktemp("kb-agent-docs")
-    for name, text in (
-        ("besuch.md", VISITING),
-        ("parking.md", PARKING),
-        ("cafeteria.md", INJECTED),
-    ):
-        (docs / name).write_text(text, encoding="utf-8")
-    opened = open_knowledge(kb_settings)
-    opened.store.ingest_paths([docs])
-    yield opened
-    opened.close()
+    files = {"besuch.md": VISITING, "parking.md": PARKING, "cafeteria.md": INJECTED}
+    with knowledge_of(kb_settings, docs, files) as opened:
+        yield opened
 
 
 def responder_for(
