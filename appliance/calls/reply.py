@@ -23,6 +23,8 @@ class Reply:
     transcript: Transcript | None = None
     user_text: str = ""
     transcript_emitted: bool = False
+    segments: list[asyncio.Task[Transcript]] = field(default_factory=list)
+    """STT of the monologue pieces cut off before ``user_audio`` (see max_segment_s)."""
     pending: list[tuple[str, str, Int16Audio]] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     produced_any: bool = False

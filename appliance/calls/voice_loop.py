@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 VAD_RATE = 16_000
 VAD_CHUNK = VAD_RATE * CHUNK_MS // 1000
 TRANSPORT_STOP_S = 5.0
+# After a hang-up, how long the caller's last words may still take to transcribe
+# (a long monologue can leave several 20 s segments queued for the STT worker).
+KEEP_WORDS_S = 60.0
 GATE_CONFIRM_MS = 160  # the VAD must hear speech this soon after the loudness gate did
 PREROLL_CHUNKS = 15  # 480 ms before the onset go to STT too: Silero can lag a first word
 VAD_RESET_CHUNKS = 63  # ~2 s of quiet between turns: start the VAD afresh
@@ -159,6 +162,8 @@ class VoiceLoop:
                         if item.kind == "dtmf":
                             self.emitter.emit(Dtmf, media_ms=self.media_ms, digit=item.value)
                             self._on_dtmf(item.value)
+                        if item.kind == "transfer_failed":
+                            self._on_transfer_failed(item.value)
                     else:
                         self._on_audio(item)
                 finally:
@@ -177,6 +182,7 @@ class VoiceLoop:
         if active is not None and not active.closed:
             heard = self._heard_text(self.playout.flush(), active.turn_id)
             active.cancel()
+            await self._keep_unheard_words(active)
             self._complete(active, heard, interrupted=True)
         await self._keep_partial_transcript()
         if self._barge is not None and self._barge.check is not None:
@@ -205,27 +211,45 @@ class VoiceLoop:
         self.emitter.emit(CallEnded, media_ms=self.media_ms, reason=self.end_reason)
         log.info("call ended", extra={"call_id": self.call_id, "reason": self.end_reason})
 
-    async def _keep_partial_transcript(self) -> None:
-        """A caller who hangs up mid-sentence still gets what they said recorded."""
-        if not self.detector.confirmed or not self._utterance:
+    async def _keep_unheard_words(self, reply: Reply) -> None:
+        """The caller hung up before their committed turn was transcribed: finish that."""
+        if reply.transcript_emitted or not reply.committed:
             return
-        audio = np.concatenate(self._utterance)
+        if reply.user_audio is None and not reply.segments:
+            return  # one of the agent's own prompts
+        if await self._transcribed_after_hangup(reply):
+            self._emit_transcript(reply)
+
+    async def _transcribed_after_hangup(self, reply: Reply) -> bool:
         try:
-            transcript = await asyncio.wait_for(
-                self.engines.stt.transcribe(audio, language=self.language), timeout=10.0
-            )
+            await asyncio.wait_for(self._transcribe(reply), timeout=KEEP_WORDS_S)
         except (EngineError, TimeoutError):
+            log.warning(
+                "the caller's last words could not be transcribed after the hang-up",
+                extra={"call_id": self.call_id, "code": ErrorCode.STT_FAILED.value},
+            )
+            return False
+        return True
+
+    async def _keep_partial_transcript(self) -> None:
+        """A caller who hangs up mid-sentence still gets what they said recorded,
+        the pieces of a long monologue already sent to the STT included."""
+        if not self.detector.confirmed or not (self._utterance or self._segments):
             return
-        if transcript.text:
+        audio = np.concatenate(self._utterance) if self._utterance else None
+        reply = Reply(turn_id=self._turn_ids + 1, user_audio=audio, segments=self._segments)
+        self._segments = []
+        if await self._transcribed_after_hangup(reply) and reply.user_text:
             self._turn_ids += 1
+            language = reply.transcript.language if reply.transcript else self.language
             self.emitter.emit(
                 TranscriptFinal,
                 media_ms=self.media_ms,
                 turn_id=self._turn_ids,
-                text=transcript.text,
+                text=reply.user_text,
                 start_ms=self.detector.onset_ms,
                 end_ms=self.media_ms,
-                language=transcript.language,
+                language=language,
             )
 
     # -- inbound audio ---------------------------------------------------
@@ -278,15 +302,17 @@ class VoiceLoop:
         start = self.media_ms - ms_of(len(audio), VAD_RATE)
         task = asyncio.create_task(self.engines.stt.transcribe(audio, language=self.language))
         self._segments.append(task)
-        end = self.media_ms
-        task.add_done_callback(lambda t: self._emit_partial(t, start, end))
+        end, turn_id = self.media_ms, self._turn_ids + 1  # the turn it belongs to, now
+        task.add_done_callback(lambda t: self._emit_partial(t, turn_id, start, end))
 
-    def _emit_partial(self, task: asyncio.Task[Transcript], start_ms: int, end_ms: int) -> None:
+    def _emit_partial(
+        self, task: asyncio.Task[Transcript], turn_id: int, start_ms: int, end_ms: int
+    ) -> None:
         if task.cancelled() or task.exception() is not None:
             return
         self.emitter.emit(
             TranscriptPartial,
-            turn_id=self._turn_ids + 1,
+            turn_id=turn_id,
             text=task.result().text,
             start_ms=start_ms,
             end_ms=end_ms,
@@ -500,7 +526,8 @@ class VoiceLoop:
         self._start(reply)
 
     def _start(self, reply: Reply) -> None:
-        reply.task = asyncio.create_task(self._produce(reply, list(self._segments)))
+        reply.segments = list(self._segments)
+        reply.task = asyncio.create_task(self._produce(reply))
 
     def _commit(self, reply: Reply) -> None:
         self._utterance = []
@@ -530,20 +557,22 @@ class VoiceLoop:
         if self._active is reply and not reply.produced_any and not reply.finished:
             self._deliver(reply, *self._prompt_audio("one_moment"), source="prompt")
 
-    async def _produce(self, reply: Reply, segments: list[asyncio.Task[Transcript]]) -> None:
+    async def _transcribe(self, reply: Reply) -> None:
+        """The turn's text: its monologue segments (already under way) and its last piece."""
+        # shielded: a discarded speculation must not cancel the shared segment work
+        done = await asyncio.gather(*(asyncio.shield(segment) for segment in reply.segments))
+        texts = [segment.text for segment in done]
+        if reply.user_audio is not None:
+            transcript = await self.engines.stt.transcribe(reply.user_audio, language=self.language)
+            reply.transcript = transcript
+            texts.append(transcript.text)
+        reply.stt_done_perf = time.perf_counter()
+        reply.user_text = " ".join(t for t in texts if t).strip()
+
+    async def _produce(self, reply: Reply) -> None:
         stage = "stt"
         try:
-            # shielded: a discarded speculation must not cancel the shared segment work
-            done = await asyncio.gather(*(asyncio.shield(segment) for segment in segments))
-            texts = [segment.text for segment in done]
-            if reply.user_audio is not None:
-                transcript = await self.engines.stt.transcribe(
-                    reply.user_audio, language=self.language
-                )
-                reply.transcript = transcript
-                texts.append(transcript.text)
-            reply.stt_done_perf = time.perf_counter()
-            reply.user_text = " ".join(t for t in texts if t).strip()
+            await self._transcribe(reply)
             if reply.committed:
                 self._emit_transcript(reply)
             if not any(char.isalnum() for char in reply.user_text):
@@ -725,6 +754,23 @@ class VoiceLoop:
         if not available:
             self.identity.pending, self.identity.partial = "schedule_callback", {}
         self._speak_prompt("handoff" if available else "no_human_callback")
+
+    def _on_transfer_failed(self, why: str) -> None:
+        """The transport could not hand the caller to a person (busy, no answer): the
+        caller stays and is offered a callback, as when nobody is there."""
+        active = self._active
+        if active is not None:
+            heard = self.playout.flush()
+            active.cancel()
+            self._complete(active, self._heard_text(heard, active.turn_id), interrupted=True)
+        self.emitter.emit(
+            ErrorRaised,
+            code=ErrorCode.SIP_TRANSFER_FAILED.value,
+            stage="transfer",
+            message=why or "the transfer to a person failed",
+        )
+        self.identity.pending, self.identity.partial = "schedule_callback", {}
+        self._speak_prompt("no_human_callback")
 
     def _emit_sources(self, reply: Reply) -> None:
         notes = reply.notes

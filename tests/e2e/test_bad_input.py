@@ -170,6 +170,30 @@ async def test_a_caller_hanging_up_mid_sentence_keeps_the_partial_transcript(
     assert record.end_reason == "caller_hangup"
 
 
+async def test_hanging_up_during_a_long_monologue_keeps_every_piece_already_cut(
+    engines: Engines, settings: Settings
+) -> None:
+    short_segments = settings.with_overrides(turn={"max_segment_s": 3.0})
+    pieces = [
+        await say(engines, text)
+        for text in (
+            "My first question is about parking near the entrance.",
+            "The second one is about visiting hours on the ward.",
+            "And the last one is about the cafeteria menu today.",
+        )
+    ]
+    monologue = concat(*(concat(piece, silence(150)) for piece in pieces))
+    caller = SimulatedCaller([CallerTurn(monologue)], sample_rate=RATE, realtime=False, tail_ms=0)
+    record = await run_call(engines, caller, short_segments)
+    assert record.end_reason == "caller_hangup"
+    partials = record.of(TranscriptPartial)
+    assert len(partials) >= 2  # the monologue was cut into pieces before the hang-up
+    [final] = record.of(TranscriptFinal)
+    words = normalise_words(final.text)
+    assert {"parking", "visiting", "cafeteria"} <= set(words)
+    assert {p.turn_id for p in partials} == {final.turn_id}
+
+
 @pytest.mark.slow
 async def test_a_ten_minute_monologue_is_transcribed_in_bounded_pieces(
     engines: Engines, settings: Settings
