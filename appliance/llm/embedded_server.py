@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -32,43 +31,11 @@ from pathlib import Path
 import httpx
 
 from appliance.errors import ErrorCode, LLMError
+from appliance.llm.child_process import bound_to_parent, free_port, log_tail
 
 log = logging.getLogger(__name__)
 
 _RESTART_WINDOW_S = 60.0
-_LOG_TAIL_LINES = 20
-
-# Runs in the child: ask the kernel for SIGTERM when the parent dies, give up
-# if it already has, then run llama_cpp.server as ``python -m`` would.
-_BOOTSTRAP = """\
-import ctypes, os, runpy, signal, sys
-parent = int(sys.argv.pop(1))
-if sys.platform == "linux":
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-if os.getppid() != parent:
-    sys.exit(70)
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-"""
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 8192))
-            text = handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
 class EmbeddedLlamaServer:
@@ -164,7 +131,7 @@ class EmbeddedLlamaServer:
             )
         self._stopping = False
         if self._requested_port == 0:
-            self._port = _free_port(self.host)
+            self._port = free_port(self.host)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         await self._spawn_until_ready()
@@ -212,7 +179,7 @@ class EmbeddedLlamaServer:
             "--interrupt_requests", "False",
             *self.extra_args,
         ]  # fmt: skip
-        return [sys.executable, "-c", _BOOTSTRAP, str(os.getpid()), *args]
+        return bound_to_parent(sys.executable, "llama_cpp.server", args)
 
     async def _spawn_until_ready(self) -> None:
         """Spawn one child and wait for it; on failure it is gone again."""
@@ -245,14 +212,14 @@ class EmbeddedLlamaServer:
                 if proc.returncode is not None:
                     raise LLMError(
                         f"embedded LLM server exited with code {proc.returncode} during "
-                        f"start-up; last lines of {self.log_path}:\n{_log_tail(self.log_path)}",
+                        f"start-up; last lines of {self.log_path}:\n{log_tail(self.log_path)}",
                         code=ErrorCode.LLM_SERVER_FAILED,
                     )
                 if loop.time() >= deadline:
                     raise LLMError(
                         f"embedded LLM server did not answer within "
                         f"startup_timeout_s={self.startup_timeout_s}; last lines of "
-                        f"{self.log_path}:\n{_log_tail(self.log_path)}",
+                        f"{self.log_path}:\n{log_tail(self.log_path)}",
                         code=ErrorCode.LLM_SERVER_FAILED,
                     )
                 with contextlib.suppress(httpx.HTTPError):

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,26 +30,13 @@ from pathlib import Path
 
 import httpx
 
+from appliance.llm.child_process import bound_to_parent, free_port, log_tail
 from appliance.llm.client import ChatClient
 
 REPO = Path(__file__).resolve().parents[2]
 ENV_SCRIPT = REPO / "scripts" / "vllm_env.sh"
 CHAT_TEMPLATE = REPO / "models" / "chat_templates" / "smollm2_hermes_tools.jinja"
 SERVED_MODEL = "smollm2-135m-instruct"
-_LOG_TAIL_BYTES = 6000
-
-# Runs in the child: ask the kernel for SIGTERM when the parent (the test run)
-# dies, then become the vLLM server in the same process.
-_BOOTSTRAP = """\
-import ctypes, os, signal, sys
-parent = int(sys.argv.pop(1))
-if sys.platform == "linux":
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-if os.getppid() != parent:
-    sys.exit(70)
-server = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", *sys.argv[1:]]
-os.execv(sys.executable, server)
-"""
 
 
 class VllmUnavailableError(RuntimeError):
@@ -95,23 +81,6 @@ def prepare_vllm_env(gguf: Path | None = None, *, timeout_s: float = 1800.0) -> 
         )
     except KeyError as exc:
         raise VllmUnavailableError(f"{ENV_SCRIPT.name} printed no {exc}") from exc
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _log_tail(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - _LOG_TAIL_BYTES))
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
 
 
 class VllmServer:
@@ -169,7 +138,7 @@ class VllmServer:
         ]  # fmt: skip
         if self.enforce_eager:
             args.append("--enforce-eager")
-        return [str(self.env.python), "-c", _BOOTSTRAP, str(os.getpid()), *args]
+        return bound_to_parent(self.env.python, "vllm.entrypoints.openai.api_server", args)
 
     def environment(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -219,12 +188,12 @@ class VllmServer:
                 if proc.returncode is not None:
                     raise VllmUnavailableError(
                         f"vLLM exited with code {proc.returncode} during start-up; "
-                        f"end of {self.log_path}:\n{_log_tail(self.log_path)}"
+                        f"end of {self.log_path}:\n{log_tail(self.log_path, lines=60)}"
                     )
                 if time.monotonic() - started > self.startup_timeout_s:
                     raise VllmUnavailableError(
                         f"vLLM did not answer {url} within {self.startup_timeout_s} s; "
-                        f"end of {self.log_path}:\n{_log_tail(self.log_path)}"
+                        f"end of {self.log_path}:\n{log_tail(self.log_path, lines=60)}"
                     )
                 with contextlib.suppress(httpx.HTTPError):
                     if (await http.get(url)).status_code == 200:
