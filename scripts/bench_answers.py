@@ -12,6 +12,11 @@ how often the grounding check rejected the LLM, the "not in the knowledge base"
 decisions, and the answer latency p50/p95 (question text in → full answer text).
 
     ./scripts/python scripts/bench_answers.py [--out bench-results/answers.json]
+        [--modes extractive] [--questions tests/data/kb_relevance_dev.jsonl]
+
+``--questions`` asks another question file about the same documents (the
+development set of the relevance decision); ``--modes`` limits the answer modes
+(``extractive`` alone needs no LLM answers and runs in seconds).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from appliance.config import load_settings
 from appliance.engines import Engines
 from appliance.knowledge.service import open_knowledge
 from appliance.llm.client import StreamStats
-from scripts.stats import percentile
+from scripts.stats import percentile, write_report
 
 EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared/eval/kb"
 
@@ -79,12 +84,13 @@ async def ask_all(responder: Responder, questions: list[dict[str, Any]]) -> dict
     }
 
 
-async def run() -> dict[str, Any]:
-    questions = [
-        json.loads(line)
-        for line in (EVAL_DIR / "questions.jsonl").read_text("utf-8").splitlines()
-        if line.strip()
-    ]
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+async def run(
+    questions: list[dict[str, Any]], questions_file: Path, modes: tuple[str, ...]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="answers-bench-") as tmp:
         settings = load_settings(
             environ={
@@ -103,8 +109,12 @@ async def run() -> dict[str, Any]:
         engines = await Engines.start(settings)
         try:
             assert engines.knowledge is not None
-            report: dict[str, Any] = {"questions": len(questions), "llm": settings.llm.model}
-            for mode in ("extractive", "generative"):
+            report: dict[str, Any] = {
+                "questions": len(questions),
+                "question_file": str(questions_file),
+                "llm": settings.llm.model,
+            }
+            for mode in modes:
                 tuned = settings.with_overrides(knowledge={"answer_mode": mode})
                 responder = Responder(engines.llm, tuned, engines.knowledge.lookup(tuned))
                 report[mode] = await ask_all(responder, questions)
@@ -117,6 +127,8 @@ def print_table(report: dict[str, Any]) -> None:
     header = ("mode", "facts", "ans.kept", "unans.det", "LLM rejected", "p50 ms", "p95 ms")
     print("  ".join(f"{h:>12}" for h in header))
     for mode in ("extractive", "generative"):
+        if mode not in report:
+            continue
         r = report[mode]
         rejected = f"{r['grounding_failed']}/{r['grounding_checked']}"
         cells = (
@@ -134,12 +146,17 @@ def print_table(report: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path("bench-results/answers.json"))
+    parser.add_argument("--questions", type=Path, default=EVAL_DIR / "questions.jsonl")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("extractive", "generative"),
+        default=["extractive", "generative"],
+    )
     args = parser.parse_args()
-    report = asyncio.run(run())
+    report = asyncio.run(run(load_questions(args.questions), args.questions, tuple(args.modes)))
     print_table(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 from appliance.config import load_settings
 from appliance.engines import Engines
 from appliance.telephony.sip.service import SipService
+from scripts.stats import write_report
 from tests.support.sip_peers import LOOPBACK, Sipp, sipp_scenario
 
 
@@ -114,9 +115,7 @@ def main() -> None:
         f"RSS {growth['rss_mib']:+d} MiB; live call objects after: "
         f"{report['live_call_objects_after']}"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

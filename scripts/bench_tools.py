@@ -33,7 +33,7 @@ from appliance.tools.identity import CallerIdentity
 from appliance.tools.schema import argument_problems
 from appliance.tools.settings import ToolsSettings
 from models.registry import ModelRegistry
-from scripts.stats import percentile
+from scripts.stats import percentile, write_report
 from tests.support.vllm_server import VllmServer, prepare_vllm_env, vllm_client
 
 TURNS = Path(__file__).resolve().parents[1] / "tests/data/tool_turns.jsonl"
@@ -174,9 +174,7 @@ def main() -> None:
             f"{m['tool_and_arguments_correct']:.1%} of {m['tool_turns']} tool turns; "
             f"p50/p95 {m['latency_ms_p50']:.0f}/{m['latency_ms_p95']:.0f} ms"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

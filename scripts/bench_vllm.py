@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -30,7 +29,7 @@ from typing import Any
 from appliance.llm import ChatClient, ChatMessage, StreamStats
 from appliance.llm.client import ToolCalls
 from models.registry import ModelRegistry
-from scripts.stats import percentile
+from scripts.stats import percentile, write_report
 from tests.support.vllm_server import VllmServer, prepare_vllm_env, vllm_client
 
 PROMPTS = (
@@ -156,9 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     report = asyncio.run(run(args.repeats, args.max_tokens, args.compile))
     print_table(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

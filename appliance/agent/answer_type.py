@@ -1,7 +1,8 @@
 """What kind of fact a question asks for, and whether a sentence states one.
 
 Classic answer-type matching from extractive question answering: "when / wann"
-wants a time, day or duration; "how much / was kostet" an amount; "which number
+wants a time, day or duration (English "open" only with a time: "open an
+account" asks for none); "how much / was kostet" an amount; "which number
 / welche Nummer" a phone number. A sentence that states the wanted kind of fact
 is preferred over an equally similar one that does not.
 """
@@ -12,7 +13,8 @@ import re
 
 _WANTS = {
     "time": re.compile(
-        r"\b(?:wann|uhr|wie\s+lange|geöffnet|offen|when|what\s+time|how\s+long|hours|open)\b",
+        r"\b(?:wann|uhr|wie\s+lange|geöffnet|offen|when|what\s+time|how\s+long|hours|"
+        r"open\s+(?:on|at|until|till|today|tomorrow)|opening)\b",
         re.IGNORECASE,
     ),
     "amount": re.compile(
@@ -46,3 +48,8 @@ def wanted_types(question: str) -> frozenset[str]:
 
 def states_wanted(sentence: str, wanted: frozenset[str]) -> bool:
     return any(_STATES[kind].search(sentence) for kind in wanted)
+
+
+def cue_kinds(word: str) -> frozenset[str]:
+    """The kinds of fact a single question word asks for ("Nummer" → phone)."""
+    return frozenset(kind for kind, cue in _WANTS.items() if cue.fullmatch(word))

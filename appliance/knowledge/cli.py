@@ -50,7 +50,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.kb_command == "search":
             result = knowledge.retriever.retrieve(args.question, k=settings.knowledge.top_k)
             verdict = "relevant" if result.relevant else "nothing relevant"
-            print(f"{verdict} (top score {result.top_score:.3f})")
+            judged = result.relevance
+            coverage = f", topic coverage {judged.coverage:.2f}" if judged else ""
+            print(f"{verdict} (top score {result.top_score:.3f}{coverage})")
             for passage in result.passages:
                 print(f"{passage.score:6.3f}  {passage.doc_id} / {passage.section}: {passage.text}")
             return 0

@@ -17,14 +17,14 @@ from collections.abc import Sequence
 
 from appliance.knowledge.stopwords import ENGLISH, GERMAN, QUESTION_WORDS
 
-_WORD = re.compile(r"[0-9]+|[^\W\d_]{3,}")
-# Two-letter English stop words need no entry: _WORD only matches 3+ letters.
+WORD = re.compile(r"[0-9]+|[^\W\d_]{3,}")
+# Two-letter English stop words need no entry: WORD only matches 3+ letters.
 _STOP = GERMAN | ENGLISH | QUESTION_WORDS
 _PREFIX = 6
 
 
 def tokens(text: str) -> list[str]:
-    return [w[:_PREFIX] for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return [w[:_PREFIX] for w in WORD.findall(text.lower()) if w not in _STOP]
 
 
 class Bm25:
@@ -42,6 +42,11 @@ class Bm25:
         for i, doc in enumerate(self._docs):
             for term in doc:
                 self._postings.setdefault(term, []).append(i)
+
+    def idf(self, token: str) -> float:
+        """The token's inverse document frequency; a token no chunk holds gets the most."""
+        known = self._idf.get(token)
+        return known if known is not None else math.log(1 + (len(self._docs) + 0.5) / 0.5)
 
     def scores(self, query: str) -> dict[int, float]:
         """Normalised BM25 score of every chunk sharing a term with ``query``."""

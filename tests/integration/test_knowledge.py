@@ -269,3 +269,38 @@ def test_relevance_decision_follows_the_configured_threshold(
     assert lenient.relevant
     assert strict.top_score == pytest.approx(lenient.top_score)
     assert strict.passages[0].doc_id == "besuch"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Verkaufen Sie auch Briefmarken?", "Do you sell stamps at the front desk?"],
+)
+def test_a_question_the_documents_do_not_answer_is_refused(
+    store: KnowledgeStore, docs: Path, question: str
+) -> None:
+    store.ingest_paths([docs])
+    calibrated = Retriever(store, min_score=0.0).retrieve(question)
+    assert not calibrated.relevant
+    assert calibrated.relevance is not None
+    assert not calibrated.relevance.relevant
+    # The score floor alone would have answered it: the coverage model refuses.
+    assert Retriever(store, min_score=0.0, calibrated=False).retrieve(question).relevant
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id"),
+    [
+        ("Wie viele Besucher dürfen gleichzeitig zu einem Patienten?", "besuch"),
+        ("How much does the car park cost per hour?", "parking"),
+        ("Meine Bankkarte ist weg, wie sperre ich sie?", "karte"),
+    ],
+)
+def test_a_paraphrase_of_what_the_documents_say_is_answered(
+    store: KnowledgeStore, docs: Path, question: str, doc_id: str
+) -> None:
+    store.ingest_paths([docs])
+    result = Retriever(store).retrieve(question)
+    assert result.relevant
+    assert result.relevance is not None
+    assert result.relevance.coverage > 0.5
+    assert result.passages[0].doc_id == doc_id
