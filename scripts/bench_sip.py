@@ -10,8 +10,12 @@ mode, real pjsua2, real engines), let the greeting play, ask the question and
 record what they hear. Voice-to-voice is measured on the RTP streams as the
 callers recorded them: from the end of the caller's question (their sent audio)
 to the first loud frame of the answer (their received audio). Also reported:
-answered calls, the appliance's own voice-to-voice figure, CPU (cores busy in
-this process), peak RSS, and media-clock health (late frames, largest gap).
+answered calls, the appliance's own voice-to-voice figure, CPU and RSS, and
+media-clock health (late frames, largest gap). CPU (cores busy over the level)
+and peak RSS are given for the appliance process, for its child processes (the
+embedded LLM server, llama_cpp.server) and in total, read from /proc over the
+appliance's process tree; the baresip callers, children too, are the load and
+are left out. A child that starts and ends inside one level is missed.
 It is a benchmark, not a test: it prints a table, writes JSON and exits 0
 unless it crashed. The levels stop at the pjsua2 build's call ceiling.
 """
@@ -24,7 +28,7 @@ import json
 import logging
 import os
 import platform
-import resource
+import re
 import statistics
 import sys
 import tempfile
@@ -54,6 +58,111 @@ LINE_RATE = 8_000
 GREETING_ROOM_S = 10
 LOUD_DBFS = -40.0
 QUIET_AFTER_QUESTION_S = 1.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LOAD_GENERATORS = frozenset({"baresip"})  # callers: the load, not the appliance
+PROC = Path("/proc")
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.\w+)+")
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    pid: int
+    name: str
+    cpu_s: float  # user + system since the process started
+    peak_rss_mb: float  # VmHWM
+
+
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """Name, parent pid and CPU seconds of a process from /proc/<pid>/stat."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None  # gone meanwhile
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in (PROC / str(pid) / "status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def process_tree(root: int) -> dict[int, ProcessUsage]:
+    """``root`` and its descendants, minus the load generators and theirs."""
+    stats = {pid: stat for pid in _pids() if (stat := _stat(pid)) is not None}
+    children: dict[int, list[int]] = {}
+    for pid, (_, parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    tree: dict[int, ProcessUsage] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in stats or stats[pid][0] in LOAD_GENERATORS:
+            continue
+        name, _, cpu_s = stats[pid]
+        tree[pid] = ProcessUsage(pid, _module(pid) or name, cpu_s, _peak_rss_mb(pid))
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def _module(pid: int) -> str | None:
+    """The Python module a child runs (e.g. llama_cpp.server), from its command line."""
+    try:
+        args = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for arg in args[1:]:
+        text = arg.decode(errors="replace")
+        if MODULE_NAME.fullmatch(text):
+            return text
+    return None
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in PROC.iterdir() if entry.name.isdigit()]
+
+
+@dataclass
+class TreeUsage:
+    """CPU (cores busy over a stretch of wall time) and peak RSS of a process tree."""
+
+    cpu_cores: float
+    peak_rss_mb: float
+    children_cpu_cores: float
+    children_peak_rss_mb: float
+    children: list[str]
+
+    @property
+    def total_cpu_cores(self) -> float:
+        return self.cpu_cores + self.children_cpu_cores
+
+    @property
+    def total_peak_rss_mb(self) -> float:
+        """The sum of each process's own peak: an upper bound of the peak together."""
+        return self.peak_rss_mb + self.children_peak_rss_mb
+
+
+def tree_usage(
+    before: dict[int, ProcessUsage], after: dict[int, ProcessUsage], root: int, wall_s: float
+) -> TreeUsage:
+    def cpu(pid: int) -> float:
+        start = before[pid].cpu_s if pid in before else 0.0
+        return (after[pid].cpu_s - start) / wall_s
+
+    others = [pid for pid in after if pid != root]
+    return TreeUsage(
+        cpu_cores=cpu(root),
+        peak_rss_mb=after[root].peak_rss_mb,
+        children_cpu_cores=sum(cpu(pid) for pid in others),
+        children_peak_rss_mb=sum(after[pid].peak_rss_mb for pid in others),
+        children=sorted(f"{after[pid].name}:{pid}" for pid in others),
+    )
 
 
 @dataclass
@@ -62,8 +171,7 @@ class Level:
     answered: int
     v2v_ms: list[float]
     appliance_v2v_ms: list[float]
-    cpu_cores: float
-    peak_rss_mb: float
+    usage: TreeUsage
     late_frames: int
     max_frame_gap_ms: float
 
@@ -114,7 +222,8 @@ async def run_level(calls: int, service: SipService, question: Int16Audio, workd
     assert endpoint is not None
     before_records = len(service.records)
     before_health = service.health()
-    usage_before = resource.getrusage(resource.RUSAGE_SELF)
+    root = os.getpid()
+    tree_before = process_tree(root)
     wall_before = time.monotonic()
     audio = np.concatenate(
         [
@@ -152,9 +261,7 @@ async def run_level(calls: int, service: SipService, question: Int16Audio, workd
         await service.wait_records(before_records + established, 30)
     except TimeoutError:
         progress("not every call record arrived")
-    wall = time.monotonic() - wall_before
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
+    usage = tree_usage(tree_before, process_tree(root), root, time.monotonic() - wall_before)
     records = list(service.records)[before_records:]
     appliance_v2v = [
         float(t.voice_to_voice_ms)
@@ -170,8 +277,7 @@ async def run_level(calls: int, service: SipService, question: Int16Audio, workd
         answered=int(str(health["answered"])) - int(str(before_health["answered"])),
         v2v_ms=v2v,
         appliance_v2v_ms=appliance_v2v,
-        cpu_cores=cpu / wall,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        usage=usage,
         late_frames=late,
         max_frame_gap_ms=float(str(health["max_frame_gap_ms"])),
     )
@@ -182,15 +288,23 @@ def _fmt(value: float | None) -> str:
 
 
 def print_table(levels: list[Level]) -> None:
-    print("\ncalls  answered  v2v p50  v2v p95  (appliance p50)  CPU cores  RSS MB  late frames")
+    print(
+        "\ncalls  answered  v2v p50  v2v p95  (appliance p50)  "
+        "CPU cores app+children=total  peak RSS MB app+children=total  late frames"
+    )
     for level in levels:
         appliance = statistics.median(level.appliance_v2v_ms) if level.appliance_v2v_ms else None
+        use = level.usage
+        cpu = f"{use.cpu_cores:.2f}+{use.children_cpu_cores:.2f}={use.total_cpu_cores:.2f}"
+        rss = f"{use.peak_rss_mb:.0f}+{use.children_peak_rss_mb:.0f}={use.total_peak_rss_mb:.0f}"
         print(
             f"{level.calls:>5}  {level.answered:>8}  {_fmt(level.p(50)):>7}  "
-            f"{_fmt(level.p(95)):>7}  {_fmt(appliance):>15}  {level.cpu_cores:>9.2f}  "
-            f"{level.peak_rss_mb:>6.0f}  {level.late_frames:>11}"
+            f"{_fmt(level.p(95)):>7}  {_fmt(appliance):>15}  {cpu:>28}  {rss:>32}  "
+            f"{level.late_frames:>11}"
         )
-    print("(voice-to-voice in ms, measured on the callers' RTP recordings)")
+    children = sorted({child for level in levels for child in level.usage.children})
+    print("(voice-to-voice in ms, measured on the callers' RTP recordings;")
+    print(f" children: {', '.join(children) or 'none'}; total RSS sums each process's peak)")
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -230,7 +344,16 @@ async def run(args: argparse.Namespace) -> int:
     data = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "question": args.question,
-        "levels": [asdict(level) | {"p50": level.p(50), "p95": level.p(95)} for level in levels],
+        "levels": [
+            asdict(level)
+            | {
+                "p50": level.p(50),
+                "p95": level.p(95),
+                "total_cpu_cores": level.usage.total_cpu_cores,
+                "total_peak_rss_mb": level.usage.total_peak_rss_mb,
+            }
+            for level in levels
+        ],
     }
     args.json.write_text(json.dumps(data, indent=1), encoding="utf-8")
     progress(f"results written to {args.json}")

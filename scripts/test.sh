@@ -6,8 +6,10 @@ set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
 # espeak-ng and sox synthesise and inspect test speech; chromium and its driver
 # place the browser softphone test call. Kamailio (PBX), baresip and SIPp
-# (sip-tester) are the SIP peers of the SIP tests.
-ensure_debian_packages espeak-ng sox chromium chromium-driver kamailio baresip sip-tester
+# (sip-tester) are the SIP peers of the SIP tests; kamailio-tls-modules gives
+# Kamailio its TLS listener (registration over TLS).
+ensure_debian_packages espeak-ng sox chromium chromium-driver kamailio kamailio-tls-modules \
+    baresip sip-tester
 # The separate vLLM venv and converted model for tests/integration/test_llm_vllm.py
 # (minutes the first time, about a second afterwards).
 "$ROOT/scripts/vllm_env.sh" >/dev/null

@@ -27,7 +27,7 @@ class InboundAudio:
 
 @dataclass(frozen=True, slots=True)
 class InboundControl:
-    kind: str  # "hangup" | "dtmf"
+    kind: str  # "hangup" | "dtmf" | "transfer_failed" (value: why)
     value: str = ""
 
 

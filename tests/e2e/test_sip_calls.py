@@ -13,19 +13,14 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from appliance.audio.resample import resample
-from appliance.calls.bus import Subscription
 from appliance.calls.events import (
     AgentTurnCompleted,
     CallEnded,
-    CallEvent,
     CallStarted,
     Dtmf,
     HandoffRequested,
@@ -48,62 +43,20 @@ from tests.support.sip_peers import (
     sipp_scenario,
     sipp_torture_scenario,
 )
+from tests.support.sip_service import (
+    dial_until_started,
+    heard_words,
+    next_event,
+    sip_settings,
+    start_service,
+    wait_until,
+)
 from tests.support.speech import normalise_words, silence
 
 pytestmark = pytest.mark.asyncio
 
 LINE_RATE = 8_000  # baresip's microphone file and recording (PCMU)
 GREETING_ROOM_MS = 10_000  # the caller lets the greeting finish before asking
-E = TypeVar("E", bound=CallEvent)
-
-
-def sip_settings(settings: Settings, **sip: Any) -> Settings:
-    return settings.with_overrides(
-        sip={"enabled": True, "bind_host": LOOPBACK, "port": 0, "rtp_port": 0, **sip}
-    )
-
-
-@pytest_asyncio.fixture
-async def services() -> AsyncIterator[list[SipService]]:
-    """Services a test starts are stopped (and their endpoint destroyed) afterwards."""
-    started: list[SipService] = []
-    yield started
-    for service in started:
-        await service.stop()
-
-
-async def start_service(
-    engines: Engines, settings: Settings, services: list[SipService]
-) -> SipService:
-    service = SipService(engines, settings)
-    services.append(service)
-    await service.start()
-    return service
-
-
-async def next_event(events: Subscription, kind: type[E], timeout_s: float, **match: Any) -> E:
-    async def find() -> E:
-        while True:
-            event = await events.get()
-            if event is None:
-                raise AssertionError(f"event stream closed before {kind.__name__}")
-            if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
-                return event
-
-    return await asyncio.wait_for(find(), timeout_s)
-
-
-async def wait_until(predicate: Any, timeout_s: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
-async def heard_words(engines: Engines, audio: Any, rate: int) -> list[str]:
-    transcript = await engines.stt.transcribe(resample(audio, rate, 16_000), language="en")
-    return normalise_words(transcript.text)
 
 
 @pytest.mark.slow
@@ -143,9 +96,9 @@ async def test_registered_extension_answers_a_caller_through_kamailio(
         caller = Baresip(tmp_path / "baresip", audio=caller_audio, sample_rate=LINE_RATE).start()
         events = service.bus.subscribe()
         try:
-            caller.dial(f"sip:agent@{kamailio.host}:{kamailio.port}")
-            await asyncio.to_thread(caller.wait_event, "CALL_ESTABLISHED", 15)
-            started = await next_event(events, CallStarted, 10)
+            started = await dial_until_started(
+                caller, f"sip:agent@{kamailio.host}:{kamailio.port}", events
+            )
             assert started.transport == "sip"
 
             asked = await next_event(events, TranscriptFinal, 60)
@@ -413,9 +366,9 @@ async def test_a_blind_transfer_lands_on_the_human_agent_with_the_case_reference
     ).start()
     events = service.bus.subscribe()
     try:
-        caller.dial(f"sip:appliance@{LOOPBACK}:{endpoint.local_port}")
-        await asyncio.to_thread(caller.wait_event, "CALL_ESTABLISHED", 15)
-        started = await next_event(events, CallStarted, 10)
+        started = await dial_until_started(
+            caller, f"sip:appliance@{LOOPBACK}:{endpoint.local_port}", events
+        )
         await service.transfer(started.call_id, "case-4711")
         hangup = await next_event(events, Hangup, 20)
         ended = await next_event(events, CallEnded, 10)

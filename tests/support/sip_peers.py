@@ -32,6 +32,12 @@ LOOPBACK = "127.0.0.1"
 OTHER_LOOPBACK = "127.0.0.2"  # also loopback on Linux: a "foreign" peer address
 
 
+# SIPp exits 254 when it cannot bind a socket: a port picked free was taken since.
+SIPP_EXIT_BIND_ERROR = 254
+SIPP_BIND_ATTEMPTS = 3
+SIPP_BIND_GRACE_S = 0.3
+
+
 def free_port(kind: int = socket.SOCK_DGRAM, host: str = LOOPBACK) -> int:
     """A port free for both UDP and TCP right now (the OS picks it)."""
     for _ in range(50):
@@ -164,6 +170,9 @@ request_route {{
 class Kamailio:
     """Kamailio as registrar and proxy: one extension with a password."""
 
+    shared_memory_mb = 32
+    private_memory_mb = 4
+
     def __init__(self, workdir: Path, *, user: str, password: str, max_expires: int = 3600) -> None:
         self.workdir = workdir
         self.max_expires = max_expires
@@ -178,20 +187,20 @@ class Kamailio:
     def uri(self) -> str:
         return f"sip:{self.host}:{self.port}"
 
+    def config_text(self) -> str:
+        return KAMAILIO_CFG.format(
+            host=self.host,
+            port=self.port,
+            modules=KAMAILIO_MODULES,
+            user=self.user,
+            password=self.password,
+            max_expires=self.max_expires,
+        )
+
     def start(self) -> Kamailio:
         self.workdir.mkdir(parents=True, exist_ok=True)
         cfg = self.workdir / "kamailio.cfg"
-        cfg.write_text(
-            KAMAILIO_CFG.format(
-                host=self.host,
-                port=self.port,
-                modules=KAMAILIO_MODULES,
-                user=self.user,
-                password=self.password,
-                max_expires=self.max_expires,
-            ),
-            encoding="utf-8",
-        )
+        cfg.write_text(self.config_text(), encoding="utf-8")
         check = subprocess.run(
             [KAMAILIO, "-c", "-f", str(cfg), "-L", KAMAILIO_MODULES],
             capture_output=True,
@@ -211,9 +220,9 @@ class Kamailio:
                     "-L",
                     KAMAILIO_MODULES,
                     "-m",
-                    "32",
+                    str(self.shared_memory_mb),
                     "-M",
-                    "4",
+                    str(self.private_memory_mb),
                     "-w",
                     str(self.workdir),
                     "-Y",
@@ -317,6 +326,11 @@ class Baresip:
         (self.workdir / "accounts").write_text(
             f"<sip:caller@{self.host}>;regint=0;audio_codecs=PCMU\n", encoding="utf-8"
         )
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        """Start baresip on the config in ``workdir`` and connect to its control port."""
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 [BARESIP, "-f", str(self.workdir), *(["-s"] if self.sip_trace else [])],
@@ -336,7 +350,6 @@ class Baresip:
         self._sock.settimeout(None)
         self._reader = threading.Thread(target=self._read, name="baresip-ctrl", daemon=True)
         self._reader.start()
-        return self
 
     def _read(self) -> None:
         sock = self._sock
@@ -757,6 +770,35 @@ class Sipp:
             raise RuntimeError("sipp is not installed (Debian package sip-tester)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.scenario_path.write_text(self.scenario, encoding="ISO-8859-1")
+        for _ in range(SIPP_BIND_ATTEMPTS):
+            self._launch(
+                target,
+                service=service,
+                timeout_s=timeout_s,
+                calls=calls,
+                tcp=tcp,
+                total_calls=total_calls,
+            )
+            assert self._proc is not None
+            try:
+                if self._proc.wait(SIPP_BIND_GRACE_S) != SIPP_EXIT_BIND_ERROR:
+                    return self  # it finished (a refusal test can be that quick)
+            except subprocess.TimeoutExpired:
+                return self  # running: its sockets are bound
+            # Another process took a port between our probe and SIPp's bind.
+            self.port = free_port(host=self.local_ip)
+        return self
+
+    def _launch(
+        self,
+        target: str | None,
+        *,
+        service: str,
+        timeout_s: int,
+        calls: int,
+        tcp: bool,
+        total_calls: int | None,
+    ) -> None:
         media_port = free_port_range(4, host=self.local_ip)
         self._proc = subprocess.Popen(
             [
@@ -796,7 +838,6 @@ class Sipp:
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
         )
-        return self
 
     def wait(self, timeout_s: float = 90.0) -> SippResult:
         assert self._proc is not None
@@ -809,3 +850,132 @@ class Sipp:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait(5)
+
+
+# -- TLS and SRTP ---------------------------------------------------------------
+
+
+BARESIP_SECURE_MODULES = """module srtp.so
+"""
+
+
+class SecureBaresip(Baresip):
+    """baresip with its SRTP module, over a chosen SIP transport (default TLS).
+
+    ``mediaenc`` is baresip's account setting: ``srtp`` (offer SRTP, accept RTP),
+    ``srtp-mand`` (SRTP only) or None (plain RTP). ``ca_file`` is what baresip
+    checks the appliance's certificate against. baresip's TLS socket listens on
+    ``sip_port + 1``. ``answer`` makes it a callee that answers every call itself.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        audio: Int16Audio,
+        sample_rate: int,
+        sip_trace: bool = True,
+        transport: str = "tls",
+        mediaenc: str | None = "srtp-mand",
+        ca_file: Path | None = None,
+        user: str = "caller",
+        answer: bool = False,
+    ) -> None:
+        super().__init__(workdir, audio=audio, sample_rate=sample_rate, sip_trace=sip_trace)
+        self.transport = transport
+        self.mediaenc = mediaenc
+        self.ca_file = ca_file
+        self.user = user
+        self.answer = answer
+
+    def start(self) -> SecureBaresip:
+        self.recordings.mkdir(parents=True, exist_ok=True)
+        write_wav(self.audio_path, self._audio, self._rate)
+        config = BARESIP_CONFIG.format(
+            host=self.host,
+            sip_port=self.sip_port,
+            audio=self.audio_path,
+            rtp_first=self.rtp_first,
+            rtp_last=self.rtp_first + 9,
+            modules=BARESIP_MODULES,
+            ctrl_port=self.ctrl_port,
+            recordings=self.recordings,
+        )
+        config += BARESIP_SECURE_MODULES
+        if self.ca_file is not None:
+            config += f"sip_cafile {self.ca_file}\n"
+        (self.workdir / "config").write_text(config, encoding="utf-8")
+        account = f"<sip:{self.user}@{self.host};transport={self.transport}>;regint=0"
+        account += ";audio_codecs=PCMU"
+        if self.mediaenc:
+            account += f";mediaenc={self.mediaenc}"
+        if self.answer:
+            account += ";answermode=auto"
+        (self.workdir / "accounts").write_text(account + "\n", encoding="utf-8")
+        self._launch()
+        return self
+
+    @property
+    def uri(self) -> str:
+        """Where this baresip takes calls (over its transport)."""
+        port = self.sip_port + 1 if self.transport == "tls" else self.sip_port
+        return f"sip:{self.user}@{self.host}:{port};transport={self.transport}"
+
+
+KAMAILIO_TLS_CFG = """[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+private_key = {key}
+certificate = {cert}
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+"""
+
+
+class TlsKamailio(Kamailio):
+    """Kamailio with a TLS listener too (Debian ``kamailio-tls-modules``), on
+    ``tls_port``, presenting ``cert``/``key``; ``tls_uri`` registers over it."""
+
+    shared_memory_mb = 64  # OpenSSL's contexts live in shared memory
+    private_memory_mb = 8
+
+    def __init__(self, workdir: Path, *, user: str, password: str, cert: Path, key: Path) -> None:
+        super().__init__(workdir, user=user, password=password)
+        self.cert = cert
+        self.key = key
+        self.tls_port = free_port(socket.SOCK_STREAM)
+
+    @property
+    def tls_uri(self) -> str:
+        return f"sip:{self.host}:{self.tls_port};transport=tls"
+
+    def config_text(self) -> str:
+        tls_cfg = self.workdir / "tls.cfg"
+        tls_cfg.write_text(KAMAILIO_TLS_CFG.format(cert=self.cert, key=self.key), encoding="utf-8")
+        head, _, rest = super().config_text().partition('mpath="')
+        return (
+            head
+            + f"enable_tls=yes\nlisten=tls:{self.host}:{self.tls_port}\n"
+            + f'alias="{self.host}:{self.tls_port}"\nmpath="'
+            + rest.replace(
+                'loadmodule "tm.so"',
+                f'loadmodule "tls.so"\nmodparam("tls", "config", "{tls_cfg}")\nloadmodule "tm.so"',
+                1,
+            )
+        )
+
+    def start(self) -> TlsKamailio:
+        super().start()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection((self.host, self.tls_port), timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("kamailio does not listen on TLS") from None
+                time.sleep(0.1)

@@ -60,7 +60,23 @@ def read_password(settings: SipSettings) -> str:
 CALLS_PRIORITY = 10  # pjsua matches incoming INVITEs to the highest-priority account first
 
 
+SRTP_USE = {
+    "disabled": pj.PJMEDIA_SRTP_DISABLED,
+    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+    "mandatory": pj.PJMEDIA_SRTP_MANDATORY,
+}
+SRTP_SIGNALLING = {"none": 0, "tls": 1, "sips": 2}  # pjsua's srtp_secure_signaling
+SRTP_KEYING = {"sdes": pj.PJMEDIA_SRTP_KEYING_SDES, "dtls": pj.PJMEDIA_SRTP_KEYING_DTLS_SRTP}
+
+
 def _media(cfg: pj.AccountConfig, settings: SipSettings) -> pj.AccountConfig:
+    srtp = cfg.mediaConfig
+    srtp.srtpUse = SRTP_USE[settings.srtp]
+    srtp.srtpSecureSignaling = SRTP_SIGNALLING[settings.srtp_secure_signalling]
+    keyings = pj.IntVector()
+    for keying in settings.srtp_keying:
+        keyings.append(SRTP_KEYING[keying])
+    srtp.srtpOpt.keyings = keyings
     media = cfg.mediaConfig.transportConfig
     media.port = settings.rtp_port
     media.portRange = settings.rtp_port_range

@@ -24,6 +24,14 @@ if TYPE_CHECKING:
     from appliance.telephony.sip.account import ApplianceAccount
 
 log = logging.getLogger(__name__)
+MEDIA_PROTOS = {
+    pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP",
+    pj.PJMEDIA_TP_PROTO_RTP_AVPF: "RTP/AVPF",
+    pj.PJMEDIA_TP_PROTO_RTP_SAVP: "RTP/SAVP",
+    pj.PJMEDIA_TP_PROTO_RTP_SAVPF: "RTP/SAVPF",
+    pj.PJMEDIA_TP_PROTO_DTLS_SRTP: "UDP/TLS/RTP/SAVP",
+    pj.PJMEDIA_TP_PROTO_DTLS_SRTPF: "UDP/TLS/RTP/SAVPF",
+}
 CASE_REFERENCE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -106,6 +114,12 @@ class SipTransport:
         if ports is not None:
             ports.push_control_threadsafe("hangup", "system")
 
+    def transfer_failed(self, why: str) -> None:
+        """The transfer did not happen: the caller stays, and the voice loop says so."""
+        ports = self.ports
+        if ports is not None and not self._disconnected:
+            ports.push_control_threadsafe("transfer_failed", why)
+
     def dtmf(self, digit: str) -> None:
         ports = self.ports
         if ports is not None:
@@ -162,6 +176,8 @@ class SipCall(pj.Call):  # type: ignore[misc]  # pjsua2 has no stubs
         self.disconnected = False
         self.started = False  # the voice loop was handed this call
         self.media_index: int | None = None
+        self.signalling = "unknown"  # transport the INVITE came over: udp, tcp, tls
+        self.media_proto = ""  # the audio stream's SDP transport, e.g. RTP/SAVP
         self.rx_packets = 0
         self.rx_changed = time.monotonic()
 
@@ -188,6 +204,8 @@ class SipCall(pj.Call):  # type: ignore[misc]  # pjsua2 has no stubs
                 self.port.startTransmit(audio)
                 self._bridged_slot = media.audioConfSlot
                 self.media_index = index
+                proto = int(self.getStreamInfo(index).proto)
+                self.media_proto = MEDIA_PROTOS.get(proto, f"proto-{proto}")
                 self.rx_changed = time.monotonic()
                 self.owner.call_media_ready(self)
                 return

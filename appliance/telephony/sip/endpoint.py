@@ -25,7 +25,9 @@ import ipaddress
 import logging
 import os
 import queue
+import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -42,8 +44,11 @@ from appliance.telephony.sip.account import (
     calls_config,
     registration_config,
 )
+from appliance.telephony.sip.ack_guard import AckGuard
+from appliance.telephony.sip.attended import ConsultCall
 from appliance.telephony.sip.audio_port import CallAudioPort, audio_format
 from appliance.telephony.sip.call import SipCall, SipTransport
+from appliance.telephony.sip.gpu import GpuProbe, headroom_for
 from appliance.telephony.sip.guard import pj_callback
 from appliance.telephony.sip.settings import PJSUA_MAX_CALLS, IpNetwork, SipSettings
 
@@ -53,14 +58,17 @@ pjsip_log = logging.getLogger("appliance.telephony.sip.pjsip")
 BRIDGE_RATE = 16_000  # the conference bridge and every call's audio port
 POLL_MS = 10
 RELEASE_DELAY_S = 0.5
+PJ_LOG_LINE_MAX = 300  # characters of one pjsip log line kept
 RTP_CHECK_S = 1.0  # let the bridge finish with a port before it is freed
 SIP_FORBIDDEN, SIP_BUSY_HERE, SIP_UNAVAILABLE, SIP_OK = 403, 486, 503, 200
+SIP_TIMEOUT = 408
 # pjsua's own call table is a little larger than the admission limit where the
 # build allows, so that INVITEs refused with 403/486 still find a slot and get our
 # answer. When the table is full, pjsua itself answers 486 Busy Here.
 CALL_TABLE_HEADROOM = 2
 
 CallHandler = Callable[[SipTransport], None]
+SRTP_PROTOS = frozenset({"RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF"})
 
 
 class SipError(ApplianceError):
@@ -76,6 +84,9 @@ class SipCounters:
     ended: int = 0
     rtp_timeouts: int = 0
     transferred: int = 0
+    transfer_failed: int = 0
+    tls_calls: int = 0  # answered calls whose INVITE came over TLS
+    srtp_calls: int = 0  # calls whose media ran on SRTP
     late_frames: int = 0
     max_frame_gap_ms: float = 0.0
     setup_ms: list[float] = field(default_factory=list)  # INVITE -> media bridged
@@ -89,9 +100,73 @@ class _PjLogWriter(pj.LogWriter):  # type: ignore[misc]  # pjsua2 has no stubs
         level = logging.ERROR if entry.level <= 1 else logging.WARNING
         if entry.level >= 3:
             level = logging.DEBUG
-        message = str(entry.msg).strip()
+        # First line only: on a packet it cannot parse, pjsip appends the whole
+        # packet (caller names and numbers, possibly credentials), and a peer
+        # streaming junk would flood the log with it.
+        message = str(entry.msg).strip().split("\n", 1)[0][:PJ_LOG_LINE_MAX]
         if message:
             pjsip_log.log(level, "pjsip: %s", message, extra={"pj_level": entry.level})
+
+
+TLS_PROTOCOLS = {
+    "1.2": pj.PJ_SSL_SOCK_PROTO_TLS1_2 | pj.PJ_SSL_SOCK_PROTO_TLS1_3,
+    "1.3": pj.PJ_SSL_SOCK_PROTO_TLS1_3,
+}
+TOP_VIA = re.compile(r"^(?:Via|v)\s*:\s*SIP\s*/\s*2\.0\s*/\s*([A-Za-z]+)", re.I | re.M)
+
+
+def signalling_transport(message: str) -> str:
+    """The transport of a received request, from its top Via: 'udp', 'tcp', 'tls'..."""
+    match = TOP_VIA.search(message)
+    return match.group(1).lower() if match else "unknown"
+
+
+def tls_config(settings: SipSettings) -> pj.TlsConfig:
+    """pjsip's TLS settings from ours (certificate, key, CA, checks, oldest version)."""
+    config = pj.TlsConfig()
+    config.certFile = str(settings.tls_cert_file or "")
+    config.privKeyFile = str(settings.tls_key_file or "")
+    config.CaListFile = str(settings.tls_ca_file or "")
+    config.verifyClient = settings.tls_verify_client
+    config.requireClientCert = settings.tls_verify_client
+    config.verifyServer = settings.tls_verify_server
+    config.proto = TLS_PROTOCOLS[settings.tls_min_version]
+    return config
+
+
+def check_tls_files(settings: SipSettings) -> None:
+    """Raise a SipError naming the files unless the certificate, key and CA load.
+
+    pjsip reads them only when the first TLS connection comes; a deployment should
+    learn of a bad file when it starts instead.
+    """
+    cert, key, ca = settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        # An encrypted key is not supported: the empty password makes it fail here
+        # rather than OpenSSL prompting on a terminal.
+        context.load_cert_chain(str(cert), str(key), password=lambda: b"")
+        if ca is not None:
+            context.load_verify_locations(cafile=str(ca))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        named = f"certificate {cert}, key {key}" + (f", CA {ca}" if ca else "")
+        raise SipError(f"the TLS transport cannot use {named}: {exc}") from exc
+
+
+def without_frames(error: BaseException) -> BaseException:
+    """``error`` and its causes without tracebacks, to be kept after the SIP thread ends.
+
+    A traceback keeps its frames and their callers' frames alive, one of them
+    holding the ``Endpoint``; pjsua2 aborts the process when a second Endpoint is
+    created while the first still exists.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+    return error
 
 
 def peer_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -134,11 +209,17 @@ def available_memory_mb(meminfo: Path = Path("/proc/meminfo")) -> int | None:
 
 class SipEndpoint:
     def __init__(
-        self, settings: SipSettings, *, on_call: CallHandler, loop: asyncio.AbstractEventLoop
+        self,
+        settings: SipSettings,
+        *,
+        on_call: CallHandler,
+        loop: asyncio.AbstractEventLoop,
+        gpu_probe: GpuProbe | None = None,
     ) -> None:
         self.settings = settings
         self._loop = loop
         self._on_call = on_call
+        self._gpu = headroom_for(settings, gpu_probe)  # None unless GPU headroom is asked for
         self._networks = resolve_networks(settings)
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -148,30 +229,39 @@ class SipEndpoint:
         self._lock = threading.Lock()
         # SIP-thread state:
         self._calls: dict[str, SipCall] = {}
+        self._consults: dict[str, ConsultCall] = {}  # by the caller's call id
         self._releasing: list[tuple[float, CallAudioPort]] = []
         self._accounts: list[ApplianceAccount] = []
         self._registrar_account: ApplianceAccount | None = None
         self.counters = SipCounters()
         self.local_address = ""
         self.local_port = 0
+        self.tls_port = 0
         self.active_calls = 0
         self._next_rtp_check = 0.0
+        self._ack_guard: AckGuard | None = None
 
     # -- any thread ----------------------------------------------------------
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the SIP thread; return once it listens (raise SipError if it cannot)."""
+        if self._gpu is not None:
+            self._gpu.start()  # first reading now, then on its own thread
         self._thread = threading.Thread(target=self._main, name="sip-endpoint", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s):
             raise SipError("the SIP endpoint did not start in time")
         error = self._start_error
         if error is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
             detail = str(error.info()) if isinstance(error, pj.Error) else str(error)
             raise SipError(f"the SIP endpoint failed to start: {detail}") from error
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Hang up every call, release all pjsua2 objects and destroy the library."""
+        if self._gpu is not None:
+            self._gpu.stop()
         thread = self._thread
         if thread is None:
             return
@@ -208,21 +298,36 @@ class SipEndpoint:
                 "mode": self.settings.mode,
                 "listen": f"{self.local_address}:{self.local_port}",
                 "transports": list(self.settings.transports),
+                "listeners": self.listeners(),
+                "srtp": self.settings.srtp,
+                "tls_calls": counters.tls_calls,
+                "srtp_calls": counters.srtp_calls,
                 "registration": self.registration.to_dict(),
                 "active_calls": self.active_calls,
-                "live_call_objects": len(self._calls) + len(self._releasing),
+                "live_call_objects": len(self._calls) + len(self._releasing) + len(self._consults),
                 "max_calls": self.settings.max_calls,
                 "answered": counters.answered,
                 "refused_forbidden": counters.refused_forbidden,
                 "refused_busy": counters.refused_busy,
                 "refused_overload": counters.refused_overload,
+                "gpu": {"enabled": False} if self._gpu is None else self._gpu.state(),
                 "ended": counters.ended,
                 "rtp_timeouts": counters.rtp_timeouts,
                 "transferred": counters.transferred,
+                "transfer_failed": counters.transfer_failed,
+                "transfer_mode": self.settings.transfer_mode,
                 "late_frames": counters.late_frames,
                 "max_frame_gap_ms": round(counters.max_frame_gap_ms, 1),
                 "setup_ms_p50": setup[len(setup) // 2] if setup else None,
             }
+
+    def listeners(self) -> dict[str, str]:
+        """Where each transport listens, e.g. {"udp": "127.0.0.1:5060", "tls": "...:5061"}."""
+        return {
+            protocol: f"{self.local_address}:"
+            f"{self.tls_port if protocol == 'tls' else self.local_port}"
+            for protocol in self.settings.transports
+        }
 
     @staticmethod
     def register_thread(endpoint: pj.Endpoint, name: str) -> None:
@@ -238,10 +343,12 @@ class SipEndpoint:
         try:
             self._create(endpoint, writer)
         except (pj.Error, ApplianceError, OSError) as exc:
-            self._start_error = exc
+            self._start_error = without_frames(exc)
         if self._start_error is not None:
-            self._ready.set()
+            # The library goes before start() returns: pjsua2 has one Endpoint per
+            # process, and the next start must not meet this one half destroyed.
             self._destroy(endpoint)
+            self._ready.set()
             return
         self._ready.set()
         try:
@@ -253,6 +360,7 @@ class SipEndpoint:
                 if now >= self._next_rtp_check:
                     self._next_rtp_check = now + RTP_CHECK_S
                     self._check_rtp(now)
+                    self._check_consults(now)
             self._shutdown(endpoint)
         finally:
             self._destroy(endpoint)
@@ -281,6 +389,7 @@ class SipEndpoint:
         self._set_codecs(endpoint)
         self._create_transports(endpoint)
         endpoint.libStart()
+        self._guard_acks()
         contact_host = settings.public_address or self.local_address
         calls = ApplianceAccount(self, registration_required=False)
         calls.create(calls_config(settings, contact_host=contact_host, local_port=self.local_port))
@@ -296,27 +405,52 @@ class SipEndpoint:
             extra={
                 "sip_listen": f"{self.local_address}:{self.local_port}",
                 "sip_transports": ",".join(settings.transports),
+                "sip_tls_port": self.tls_port,
+                "srtp": settings.srtp,
                 "sip_mode": settings.mode,
                 "max_calls": settings.max_calls,
             },
         )
 
     def _create_transports(self, endpoint: pj.Endpoint) -> None:
-        """One listening transport per configured protocol, all on the same port."""
+        """One listening transport per configured protocol: UDP and TCP on the same
+        port, TLS on its own."""
         settings = self.settings
         port = settings.port
-        for protocol in settings.transports:
-            config = pj.TransportConfig()
-            config.port = port
-            config.boundAddress = settings.bind_host
-            if settings.public_address:
-                config.publicAddress = settings.public_address
+        plain = [protocol for protocol in settings.transports if protocol != "tls"]
+        for protocol in plain:
+            config = self._transport_config(port)
             kind = pj.PJSIP_TRANSPORT_UDP if protocol == "udp" else pj.PJSIP_TRANSPORT_TCP
-            transport_id = endpoint.transportCreate(kind, config)
-            local = str(endpoint.transportGetInfo(transport_id).localName)
-            host, _, bound = local.rpartition(":")
-            self.local_address, port = host.strip("[]"), int(bound)
+            port = self._listen(endpoint, kind, config)
         self.local_port = port
+        if "tls" in settings.transports:
+            check_tls_files(settings)
+            config = self._transport_config(settings.tls_port)
+            config.tlsConfig = tls_config(settings)
+            try:
+                self.tls_port = self._listen(endpoint, pj.PJSIP_TRANSPORT_TLS, config)
+            except pj.Error as exc:
+                raise SipError(
+                    f"the TLS transport did not start (certificate {settings.tls_cert_file}, "
+                    f"key {settings.tls_key_file}, port {settings.tls_port}): {exc.info()}"
+                ) from exc
+            if not plain:
+                self.local_port = self.tls_port
+
+    def _transport_config(self, port: int) -> pj.TransportConfig:
+        config = pj.TransportConfig()
+        config.port = port
+        config.boundAddress = self.settings.bind_host
+        if self.settings.public_address:
+            config.publicAddress = self.settings.public_address
+        return config
+
+    def _listen(self, endpoint: pj.Endpoint, kind: int, config: pj.TransportConfig) -> int:
+        transport_id = endpoint.transportCreate(kind, config)
+        local = str(endpoint.transportGetInfo(transport_id).localName)
+        host, _, bound = local.rpartition(":")
+        self.local_address = host.strip("[]")
+        return int(bound)
 
     def _set_codecs(self, endpoint: pj.Endpoint) -> None:
         wanted = [codec.lower() for codec in self.settings.codecs]
@@ -350,13 +484,14 @@ class SipEndpoint:
         self._releasing = [(due, port) for due, port in self._releasing if due > now]
 
     def _shutdown(self, endpoint: pj.Endpoint) -> None:
-        if self._calls:
+        if self._calls or self._consults:
             with contextlib.suppress(pj.Error):
                 endpoint.hangupAllCalls()
             deadline = time.monotonic() + 3.0
-            while self._calls and time.monotonic() < deadline:
+            while (self._calls or self._consults) and time.monotonic() < deadline:
                 endpoint.libHandleEvents(POLL_MS)
                 self._run_commands()
+        self._consults.clear()
         for call in list(self._calls.values()):
             call.unbridge()
         self._calls.clear()
@@ -374,13 +509,31 @@ class SipEndpoint:
 
     def _destroy(self, endpoint: pj.Endpoint) -> None:
         self._calls.clear()
+        self._consults.clear()
         self._releasing.clear()
         self._accounts.clear()
         self._registrar_account = None
         gc.collect()  # once, at shutdown: no stray cycle may outlive the library
+        if self._ack_guard is not None:
+            self._ack_guard.unregister()
         with contextlib.suppress(pj.Error):
             endpoint.libDestroy()
+        self._ack_guard = None  # its module structure outlived the library
         log.info("sip endpoint stopped")
+
+    def _guard_acks(self) -> None:
+        """Keep ACKs without To tag away from pjsip's UA layer (see ack_guard)."""
+        try:
+            guard = AckGuard()
+            guard.register()
+        except (OSError, AttributeError) as exc:  # no such symbol in another build
+            log.warning(
+                "sip ACK guard unavailable: %s",
+                exc,
+                extra={"code": ErrorCode.SIP_START_FAILED.value},
+            )
+            return
+        self._ack_guard = guard
 
     def _check_rtp(self, now: float) -> None:
         timeout = self.settings.rtp_timeout_s
@@ -420,18 +573,26 @@ class SipEndpoint:
                 extra={"call_id": call_id, "code": ErrorCode.SIP_TRANSFER_FAILED.value},
             )
             return
+        if self.settings.transfer_mode == "attended":
+            self._consult(call, destination, reference)
+            return
         header_name = self.settings.case_header
-        prm = pj.CallOpParam(True)
-        header = pj.SipHeader()
-        header.hName = header_name
-        header.hValue = reference
-        prm.txOption.headers.append(header)
+        prm = self._case_param(reference)
         call.xfer(f"<{destination}?{header_name}={reference}>", prm)
         log.info("sip transfer requested", extra={"call_id": call_id, "case": reference})
+
+    def _case_param(self, reference: str) -> pj.CallOpParam:
+        prm = pj.CallOpParam(True)
+        header = pj.SipHeader()
+        header.hName = self.settings.case_header
+        header.hValue = reference
+        prm.txOption.headers.append(header)
+        return prm
 
     def call_transfer_status(self, call: SipCall, status: int, final: bool) -> None:
         if not final:
             return
+        consult = self._consults.get(call.call_id)
         if 200 <= status < 300:
             with self._lock:
                 self.counters.transferred += 1
@@ -439,15 +600,104 @@ class SipEndpoint:
             if call.transport is not None:
                 call.transport.transferred()
             self._hangup(call.call_id)
+            if consult is not None:  # normally the target's UA has ended it already
+                self._end_consult(consult)
         else:
-            log.warning(
-                "sip transfer failed",
-                extra={
-                    "call_id": call.call_id,
-                    "sip_status": status,
-                    "code": ErrorCode.SIP_TRANSFER_FAILED.value,
-                },
-            )
+            if consult is not None:
+                self._end_consult(consult)
+            self._transfer_failed(call, status, "the caller's UA did not complete the transfer")
+
+    def _transfer_failed(self, call: SipCall, status: int, why: str) -> None:
+        """The caller stays with the agent, who tells them (same record for blind
+        and attended transfers)."""
+        with self._lock:
+            self.counters.transfer_failed += 1
+        log.warning(
+            "sip transfer failed: %s",
+            why,
+            extra={
+                "call_id": call.call_id,
+                "sip_status": status,
+                "transfer_mode": self.settings.transfer_mode,
+                "code": ErrorCode.SIP_TRANSFER_FAILED.value,
+            },
+        )
+        if call.transport is not None and not call.disconnected:
+            call.transport.transfer_failed(why)
+
+    # -- attended transfer (SIP thread) --------------------------------------
+
+    def _consult(self, call: SipCall, destination: str, reference: str) -> None:
+        """Call the human agent on the caller's behalf; the caller stays with the agent."""
+        if call.call_id in self._consults:
+            return
+        consult = ConsultCall(
+            self,
+            self._accounts[0],
+            call_id=call.call_id,
+            reference=reference,
+            deadline=time.monotonic() + self.settings.transfer_answer_timeout_s,
+        )
+        try:
+            consult.makeCall(destination, self._case_param(reference))
+        except pj.Error as exc:
+            self._transfer_failed(call, 0, f"consultation call not placed: {exc.info()}")
+            return
+        self._consults[call.call_id] = consult
+        log.info(
+            "sip attended transfer: consulting",
+            extra={"call_id": call.call_id, "case": reference},
+        )
+
+    def consult_answered(self, consult: ConsultCall) -> None:
+        call = self._calls.get(consult.call_id)
+        if call is None or call.disconnected:
+            self._end_consult(consult)
+            return
+        prm = self._case_param(consult.reference)
+        consult.referred = True
+        log.info(
+            "sip attended transfer: target answered, referring the caller",
+            extra={"call_id": call.call_id, "case": consult.reference},
+        )
+        try:
+            call.xferReplaces(consult, prm)
+        except pj.Error as exc:
+            self._end_consult(consult)
+            self._transfer_failed(call, 0, f"REFER with Replaces not sent: {exc.info()}")
+
+    def consult_ended(self, consult: ConsultCall, status: int, reason: str) -> None:
+        # The last reference goes with this callback's frame (see call_disconnected).
+        self._consults.pop(consult.call_id, None)
+        call = self._calls.get(consult.call_id)
+        log.info(
+            "sip attended transfer: consultation call ended",
+            extra={
+                "call_id": consult.call_id,
+                "sip_status": status,
+                "answered": consult.answered,
+                "held_s": round(time.monotonic() - consult.started, 1),
+            },
+        )
+        if consult.answered or call is None or call.disconnected:
+            return
+        if consult.timed_out:
+            self._transfer_failed(call, SIP_TIMEOUT, "the target did not answer in time")
+        else:
+            self._transfer_failed(call, status, f"the target answered {status} {reason}")
+
+    def _end_consult(self, consult: ConsultCall) -> None:
+        """Hang up (or CANCEL) the consultation call."""
+        if consult.disconnected:
+            return
+        with contextlib.suppress(pj.Error):
+            consult.hangup(pj.CallOpParam(True))
+
+    def _check_consults(self, now: float) -> None:
+        for consult in list(self._consults.values()):
+            if not consult.answered and not consult.disconnected and now >= consult.deadline:
+                consult.timed_out = True
+                self._end_consult(consult)
 
     def _hangup(self, call_id: str) -> None:
         call = self._calls.get(call_id)
@@ -479,6 +729,7 @@ class SipEndpoint:
         source = str(prm.rdata.srcAddress)
         call_id = new_call_id()
         call = SipCall(self, account, prm.callId, call_id=call_id, remote=source)
+        call.signalling = signalling_transport(str(prm.rdata.wholeMsg))
         self._calls[call_id] = call
         answer = pj.CallOpParam(True)
         if not self._allowed(source):
@@ -534,6 +785,8 @@ class SipEndpoint:
             load = os.getloadavg()[0] / (os.cpu_count() or 1)
             if load > settings.max_load_per_cpu:
                 return f"high load ({load:.2f} per CPU)"
+        if self._gpu is not None:
+            return self._gpu.verdict()  # the last reading: never waits for nvidia-smi
         return None
 
     def _admit(self, call: SipCall, answer: pj.CallOpParam) -> None:
@@ -552,7 +805,12 @@ class SipEndpoint:
         answer.statusCode = SIP_OK
         with self._lock:
             self.counters.answered += 1
-        log.info("sip call answered", extra={"call_id": call.call_id, "peer": call.remote})
+            if call.signalling == "tls":
+                self.counters.tls_calls += 1
+        log.info(
+            "sip call answered",
+            extra={"call_id": call.call_id, "peer": call.remote, "sip_transport": call.signalling},
+        )
 
     def _new_port(self, call: SipCall) -> CallAudioPort:
         transport = SipTransport(
@@ -576,6 +834,17 @@ class SipEndpoint:
             with self._lock:
                 self.counters.setup_ms.append((time.monotonic() - call.created) * 1000.0)
                 del self.counters.setup_ms[:-200]
+                if call.media_proto in SRTP_PROTOS:
+                    self.counters.srtp_calls += 1
+            log.info(
+                "sip call media up",
+                extra={
+                    "call_id": call.call_id,
+                    "sip_transport": call.signalling,
+                    "media_proto": call.media_proto,
+                    "srtp": call.media_proto in SRTP_PROTOS,
+                },
+            )
             self._on_call(transport)
 
     def call_disconnected(self, call: SipCall, status: int) -> None:
@@ -597,6 +866,9 @@ class SipEndpoint:
                     self.counters.max_frame_gap_ms, port.max_gap_s * 1000.0
                 )
         call.unbridge()
+        consult = self._consults.get(call.call_id)
+        if consult is not None and not consult.referred:
+            self._end_consult(consult)  # the caller left while the target was ringing
         if call.transport is not None:
             call.transport.disconnected(status)
         if call.admitted:

@@ -1,5 +1,9 @@
 """SIP settings: one frozen section of the appliance configuration (``[sip]``).
 
+Transports UDP and TCP share ``port``; TLS listens on ``tls_port`` with the
+certificate and key from ``tls_cert_file``/``tls_key_file``. Media is plain RTP,
+or SRTP (``srtp``) whose SDES keys by default travel only over TLS.
+
 Two modes:
 
 * ``registered``: the appliance is an ordinary extension. It REGISTERs to the
@@ -38,10 +42,43 @@ class SipSettings(BaseModel):
     mode: Literal["registered", "trunk"] = "trunk"
     bind_host: str = Field(default="127.0.0.1", description="address the SIP/RTP sockets use")
     port: int = Field(default=5060, ge=0, le=65535, description="SIP port; 0 picks one")
-    transports: tuple[Literal["udp", "tcp"], ...] = Field(
+    transports: tuple[Literal["udp", "tcp", "tls"], ...] = Field(
         default=("udp",),
         min_length=1,
-        description="SIP transports, all listening on `port` (TLS is not supported yet)",
+        description="SIP transports: udp and tcp listen on `port`, tls on `tls_port`",
+    )
+    tls_port: int = Field(default=5061, ge=0, le=65535, description="SIP over TLS; 0 picks one")
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate (chain) the TLS transport presents"
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of the certificate"
+    )
+    tls_ca_file: Path | None = Field(
+        default=None, description="PEM CA certificates peers' certificates are checked against"
+    )
+    tls_verify_client: bool = Field(
+        default=False,
+        description="ask TLS peers that connect for a certificate and refuse the connection "
+        "unless tls_ca_file vouches for it",
+    )
+    tls_verify_server: bool = Field(
+        default=False,
+        description="refuse a TLS server (registrar, PBX) whose certificate tls_ca_file does "
+        "not vouch for",
+    )
+    tls_min_version: Literal["1.2", "1.3"] = "1.2"
+    srtp: Literal["disabled", "optional", "mandatory"] = Field(
+        default="disabled",
+        description="SRTP for call media; 'mandatory' answers plain-RTP offers with 488",
+    )
+    srtp_secure_signalling: Literal["none", "tls", "sips"] = Field(
+        default="tls",
+        description="where SDES keys may travel: 'tls' only over a TLS hop, 'sips' only on "
+        "end-to-end secure (sips:) dialogs, 'none' anywhere (keys readable on the wire)",
+    )
+    srtp_keying: tuple[Literal["sdes", "dtls"], ...] = Field(
+        default=("sdes",), min_length=1, description="SRTP key exchange, in order of preference"
     )
     public_address: str | None = Field(
         default=None, description="address put in Contact/SDP when it differs from bind_host"
@@ -77,6 +114,20 @@ class SipSettings(BaseModel):
         le=64.0,
         description="refuse new calls (503, Retry-After) above this 1-minute load per CPU; 0 never",
     )
+    min_free_gpu_memory_mb: int = Field(
+        default=0,
+        ge=0,
+        description="refuse new calls (503, Retry-After) while the GPU with the least free "
+        "memory has less than this (MiB, from nvidia-smi); 0 never. While the GPU state is "
+        "unknown (no nvidia-smi, or it fails) new calls are refused too",
+    )
+    max_gpu_utilization_pct: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description="refuse new calls (503, Retry-After) while a GPU is busier than this "
+        "(percent, from nvidia-smi); 0 never. Unknown GPU state refuses as above",
+    )
     retry_after_s: int = Field(default=30, ge=1, le=3600)
     codecs: tuple[str, ...] = Field(
         default=("G722/16000", "PCMA/8000", "PCMU/8000"),
@@ -96,6 +147,18 @@ class SipSettings(BaseModel):
         default=True,
         description="when the voice loop requests a handoff and transfer_target is set, "
         "transfer the call (case reference: the call id) once the agent has finished speaking",
+    )
+    transfer_mode: Literal["blind", "attended"] = Field(
+        default="blind",
+        description="blind: REFER the caller to transfer_target; attended: call the target "
+        "first and, once a person answers, hand the caller over (REFER with Replaces)",
+    )
+    transfer_answer_timeout_s: float = Field(
+        default=25.0,
+        ge=1.0,
+        le=300.0,
+        description="attended transfer: how long the target may ring before the caller "
+        "stays with the agent",
     )
     case_header: str = Field(
         default="X-Case-Reference",
@@ -140,7 +203,38 @@ class SipSettings(BaseModel):
             raise ValueError("mode 'trunk' needs allowed_peers (the PBX addresses)")
         if self.password is not None and self.password_file is not None:
             raise ValueError("set password or password_file, not both")
+        self._check_tls()
         return self
+
+    def _check_tls(self) -> None:
+        """TLS files exist and the TLS/SRTP switches fit together (enabled SIP only)."""
+        tls = "tls" in self.transports
+        if tls:
+            if self.tls_cert_file is None or self.tls_key_file is None:
+                raise ValueError("transport 'tls' needs tls_cert_file and tls_key_file")
+            if "tcp" in self.transports and self.tls_port == self.port and self.port != 0:
+                raise ValueError("tls_port must differ from port when tcp is on too")
+        if (self.tls_verify_client or self.tls_verify_server) and self.tls_ca_file is None:
+            raise ValueError("tls_verify_client/tls_verify_server need tls_ca_file")
+        files = {
+            "tls_cert_file": self.tls_cert_file,
+            "tls_key_file": self.tls_key_file,
+            "tls_ca_file": self.tls_ca_file,
+        }
+        for name, path in files.items():
+            if tls and path is not None and not path.is_file():
+                raise ValueError(f"{name}: {path} does not exist or is not a file")
+        sdes_only = self.srtp_keying == ("sdes",)
+        if (
+            self.srtp == "mandatory"
+            and sdes_only
+            and self.srtp_secure_signalling != "none"
+            and not tls
+        ):
+            raise ValueError(
+                "srtp 'mandatory' with SDES keys and srtp_secure_signalling "
+                f"{self.srtp_secure_signalling!r} needs 'tls' among transports"
+            )
 
     def networks(self) -> list[IpNetwork]:
         return [ipaddress.ip_network(peer, strict=False) for peer in self.allowed_peers]
