@@ -752,7 +752,8 @@ async def test_an_aiortc_caller_hears_the_agent_and_a_second_caller_gets_busy(
             heard = await engines.stt.transcribe(first.audio16(), language="en")
             words = set(normalise_words(heard.text))
             assert {"assistant", "help"} <= words, heard.text
-            assert "goodbye" in words, heard.text
+            # "Goodbye." is short: Whisper tiny hears "goodbye" or "bye bye".
+            assert words & {"goodbye", "bye"}, heard.text
             await _until_no_calls(appliance)
 
             # an offer whose answer is never used: the line is freed after connect_timeout_s
