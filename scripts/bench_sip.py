@@ -3,7 +3,7 @@
 Run from the repository root (needs the Debian packages baresip; everything on
 loopback)::
 
-    PYTHONPATH=. python scripts/bench_sip.py [--levels 1,2,4] [--json PATH]
+    PYTHONPATH=. python scripts/bench_sip.py [--levels 1,2,4] [--rounds 3] [--json PATH]
 
 For each level N, N callers dial the appliance's SIP endpoint at once (trunk
 mode, real pjsua2, real engines), let the greeting play, ask the question and
@@ -217,14 +217,52 @@ def rtp_voice_to_voice_ms(recordings: Path) -> float | None:
     return None if start is None else float((start - end) * 20)
 
 
-async def run_level(calls: int, service: SipService, question: Int16Audio, workdir: Path) -> Level:
-    endpoint = service.endpoint
-    assert endpoint is not None
+async def run_level(
+    calls: int, service: SipService, question: Int16Audio, workdir: Path, rounds: int
+) -> Level:
+    """``rounds`` times ``calls`` concurrent calls; CPU and RSS over all of them."""
     before_records = len(service.records)
     before_health = service.health()
     root = os.getpid()
     tree_before = process_tree(root)
     wall_before = time.monotonic()
+    v2v: list[float] = []
+    established = 0
+    for round_ in range(rounds):
+        ms, answered = await _round(calls, service, question, workdir / f"n{calls}-r{round_}")
+        v2v.extend(ms)
+        established += answered
+    try:
+        await service.wait_records(before_records + established, 30)
+    except TimeoutError:
+        progress("not every call record arrived")
+    usage = tree_usage(tree_before, process_tree(root), root, time.monotonic() - wall_before)
+    records = list(service.records)[before_records:]
+    appliance_v2v = [
+        float(t.voice_to_voice_ms)
+        for record in records
+        for t in record.of(TurnTimings)
+        if t.voice_to_voice_ms is not None
+    ]
+    health = service.health()
+    late = int(str(health["late_frames"])) - int(str(before_health["late_frames"]))
+    return Level(
+        calls=calls,
+        answered=int(str(health["answered"])) - int(str(before_health["answered"])),
+        v2v_ms=v2v,
+        appliance_v2v_ms=appliance_v2v,
+        usage=usage,
+        late_frames=late,
+        max_frame_gap_ms=float(str(health["max_frame_gap_ms"])),
+    )
+
+
+async def _round(
+    calls: int, service: SipService, question: Int16Audio, workdir: Path
+) -> tuple[list[float], int]:
+    """One round: the callers' voice-to-voice figures and how many calls were set up."""
+    endpoint = service.endpoint
+    assert endpoint is not None
     audio = np.concatenate(
         [
             np.zeros(LINE_RATE * GREETING_ROOM_S, dtype=np.int16),
@@ -233,7 +271,7 @@ async def run_level(calls: int, service: SipService, question: Int16Audio, workd
         ]
     )
     callers = [
-        Baresip(workdir / f"n{calls}-caller{i}", audio=audio, sample_rate=LINE_RATE).start()
+        Baresip(workdir / f"caller{i}", audio=audio, sample_rate=LINE_RATE).start()
         for i in range(calls)
     ]
     try:
@@ -257,30 +295,8 @@ async def run_level(calls: int, service: SipService, question: Int16Audio, workd
     finally:
         for caller in callers:
             caller.stop()
-    try:
-        await service.wait_records(before_records + established, 30)
-    except TimeoutError:
-        progress("not every call record arrived")
-    usage = tree_usage(tree_before, process_tree(root), root, time.monotonic() - wall_before)
-    records = list(service.records)[before_records:]
-    appliance_v2v = [
-        float(t.voice_to_voice_ms)
-        for record in records
-        for t in record.of(TurnTimings)
-        if t.voice_to_voice_ms is not None
-    ]
     v2v = [ms for c in callers if (ms := rtp_voice_to_voice_ms(c.recordings)) is not None]
-    health = service.health()
-    late = int(str(health["late_frames"])) - int(str(before_health["late_frames"]))
-    return Level(
-        calls=calls,
-        answered=int(str(health["answered"])) - int(str(before_health["answered"])),
-        v2v_ms=v2v,
-        appliance_v2v_ms=appliance_v2v,
-        usage=usage,
-        late_frames=late,
-        max_frame_gap_ms=float(str(health["max_frame_gap_ms"])),
-    )
+    return v2v, established
 
 
 def _fmt(value: float | None) -> str:
@@ -335,7 +351,7 @@ async def run(args: argparse.Namespace) -> int:
             levels: list[Level] = []
             for calls in args.levels:
                 progress(f"{calls} concurrent call(s)")
-                levels.append(await run_level(calls, service, question, workdir))
+                levels.append(await run_level(calls, service, question, workdir, args.rounds))
         finally:
             await service.stop()
             await engines.close()
@@ -343,6 +359,7 @@ async def run(args: argparse.Namespace) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "rounds_per_level": args.rounds,
         "question": args.question,
         "levels": [
             asdict(level)
@@ -379,6 +396,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=lambda text: [int(part) for part in text.split(",")],
         default=[n for n in (1, 2, 4) if n <= PJSUA_MAX_CALLS],
         help="concurrent calls per level, comma-separated (default 1,2,4)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds per level, for more than one voice-to-voice sample per caller (default 3)",
     )
     parser.add_argument("--question", default="What are the visiting hours on the ward?")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results file")
