@@ -92,7 +92,8 @@ class AnswerNotes:
 
     @property
     def used_knowledge(self) -> bool:
-        return self.mode not in {"none", "tools", "escalation"}
+        """The turn looked at the knowledge base (its own lookup, or the LLM's search)."""
+        return self.mode not in {"none", "tools", "escalation"} or bool(self.used)
 
 
 class Responder:

@@ -126,6 +126,7 @@ async def test_the_llm_searches_the_documents_and_answers_from_them(
     [record] = notes.tool_calls
     assert (record.name, record.outcome, record.source) == ("search_knowledge", "ok", "llm")
     assert any(p.source_file.endswith("parking.md") for p in notes.used)
+    assert notes.used_knowledge  # the turn's AnswerSources event lists them
 
 
 async def test_facts_the_found_passages_do_not_hold_are_never_spoken(
