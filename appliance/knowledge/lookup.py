@@ -30,18 +30,31 @@ class KnowledgeLookup:
         top_k: int,
         timeout_s: float,
         lock: threading.Lock | None = None,
+        sole_writer: bool = False,
     ) -> None:
         self.retriever = retriever
         self.top_k = top_k
         self.timeout_s = timeout_s
         self._lock = lock or threading.Lock()
+        # Local mode: this process is the store's only writer, so the chunk count
+        # holds until the store's generation changes. A server has other writers.
+        self._sole_writer = sole_writer
+        self._counted: tuple[int, int] | None = None  # (generation, chunks)
 
     async def has_documents(self) -> bool:
+        """Asked on every caller turn; with a sole writer answered from memory."""
+        store = self.retriever.store
+        if self._sole_writer and self._counted and self._counted[0] == store.generation:
+            return self._counted[1] > 0
         return await self._bounded(self._count) > 0
 
     def _count(self) -> int:
         with self._lock:
-            return self.retriever.store.chunk_count()
+            store = self.retriever.store
+            generation = store.generation
+            chunks = store.chunk_count()
+            self._counted = (generation, chunks)
+            return chunks
 
     async def lookup(self, question: str) -> Retrieval:
         return await self._bounded(self._retrieve, question)

@@ -41,7 +41,11 @@ class Knowledge:
     def lookup(self, settings: Settings) -> KnowledgeLookup:
         config = settings.knowledge
         return KnowledgeLookup(
-            self.retriever, top_k=config.top_k, timeout_s=config.lookup_timeout_s, lock=self.lock
+            self.retriever,
+            top_k=config.top_k,
+            timeout_s=config.lookup_timeout_s,
+            lock=self.lock,
+            sole_writer=config.qdrant_url is None,  # local mode: the path is ours alone
         )
 
     def close(self) -> None:

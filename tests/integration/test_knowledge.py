@@ -16,6 +16,7 @@ from qdrant_client import QdrantClient, models
 from appliance.knowledge.embeddings import UseEmbeddings
 from appliance.knowledge.errors import KnowledgeCode, KnowledgeError
 from appliance.knowledge.ingest import KnowledgeStore, open_local_client
+from appliance.knowledge.lookup import KnowledgeLookup
 from appliance.knowledge.retrieve import Retriever
 
 VISITING_DE = """# Besuchszeiten im Klinikum
@@ -304,3 +305,27 @@ def test_a_paraphrase_of_what_the_documents_say_is_answered(
     assert result.relevance is not None
     assert result.relevance.coverage > 0.5
     assert result.passages[0].doc_id == doc_id
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("sole_writer", [True, False])
+async def test_has_documents_follows_ingest_and_delete(
+    store: KnowledgeStore, docs: Path, sole_writer: bool
+) -> None:
+    lookup = KnowledgeLookup(Retriever(store), top_k=3, timeout_s=10.0, sole_writer=sole_writer)
+    counted: list[int] = []
+    original = store.chunk_count
+
+    def counting() -> int:  # a spy: the real count, and how often Qdrant was asked
+        counted.append(1)
+        return original()
+
+    store.chunk_count = counting  # type: ignore[method-assign]  # a spy around the real method
+    assert not await lookup.has_documents()
+    store.ingest_file(docs / "besuch.md")
+    assert await lookup.has_documents()
+    assert await lookup.has_documents()
+    store.delete("besuch")
+    assert not await lookup.has_documents()
+    # Local mode (the only writer) asks Qdrant once per change; a server every turn.
+    assert len(counted) == (3 if sole_writer else 4)
