@@ -685,7 +685,10 @@ async def test_an_unusual_but_valid_invite_is_answered_and_ends_cleanly(stage: S
     invited, bye = await asyncio.to_thread(dialog_exchange, stage.target)
     assert (invited, bye) == (200, 200)
     started = await stage.next(CallStarted, 10, ours=False)
-    ended = await stage.next(CallEnded, 15, ours=False)
+    # Generous: after the BYE the voice loop may still finish the caller's last
+    # words (bounded by KEEP_WORDS_S) before CallEnded; once, on a loaded CI
+    # run, this took over 15 s. What is checked is that the call ends cleanly.
+    ended = await stage.next(CallEnded, 45, ours=False)
     assert ended.call_id == started.call_id
     assert ended.reason == "caller_hangup"
     stage.assert_call_up()
