@@ -175,6 +175,7 @@ class VoiceLoop:
         return self.end_reason
 
     async def _finish(self, hangup_by: str, transport_task: asyncio.Task[str]) -> None:
+        started = time.perf_counter()
         self.emitter.emit(Hangup, media_ms=self.media_ms, by=hangup_by)
         if self._speculation is not None:
             self._speculation.cancel()
@@ -209,7 +210,15 @@ class VoiceLoop:
             )
         self._set_state(AgentState.ENDED)
         self.emitter.emit(CallEnded, media_ms=self.media_ms, reason=self.end_reason)
-        log.info("call ended", extra={"call_id": self.call_id, "reason": self.end_reason})
+        log.info(
+            "call ended",
+            extra={
+                "call_id": self.call_id,
+                "reason": self.end_reason,
+                # hang-up to CallEnded: the caller's last words, transport, recording
+                "finish_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
 
     async def _keep_unheard_words(self, reply: Reply) -> None:
         """The caller hung up before their committed turn was transcribed: finish that."""
