@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from appliance.audio.wav import read_wav, write_wav
 from appliance.speech.stt import Int16Audio
@@ -307,25 +307,26 @@ class Baresip:
         self._cond = threading.Condition()
         self._token = 0
 
-    def start(self) -> Baresip:
+    def config_text(self) -> str:
+        return BARESIP_CONFIG.format(
+            host=self.host,
+            sip_port=self.sip_port,
+            audio=self.audio_path,
+            rtp_first=self.rtp_first,
+            rtp_last=self.rtp_first + 9,
+            modules=BARESIP_MODULES,
+            ctrl_port=self.ctrl_port,
+            recordings=self.recordings,
+        )
+
+    def account_line(self) -> str:
+        return f"<sip:caller@{self.host}>;regint=0;audio_codecs=PCMU"
+
+    def start(self) -> Self:
         self.recordings.mkdir(parents=True, exist_ok=True)
         write_wav(self.audio_path, self._audio, self._rate)
-        (self.workdir / "config").write_text(
-            BARESIP_CONFIG.format(
-                host=self.host,
-                sip_port=self.sip_port,
-                audio=self.audio_path,
-                rtp_first=self.rtp_first,
-                rtp_last=self.rtp_first + 9,
-                modules=BARESIP_MODULES,
-                ctrl_port=self.ctrl_port,
-                recordings=self.recordings,
-            ),
-            encoding="utf-8",
-        )
-        (self.workdir / "accounts").write_text(
-            f"<sip:caller@{self.host}>;regint=0;audio_codecs=PCMU\n", encoding="utf-8"
-        )
+        (self.workdir / "config").write_text(self.config_text(), encoding="utf-8")
+        (self.workdir / "accounts").write_text(self.account_line() + "\n", encoding="utf-8")
         self._launch()
         return self
 
@@ -888,32 +889,20 @@ class SecureBaresip(Baresip):
         self.user = user
         self.answer = answer
 
-    def start(self) -> SecureBaresip:
-        self.recordings.mkdir(parents=True, exist_ok=True)
-        write_wav(self.audio_path, self._audio, self._rate)
-        config = BARESIP_CONFIG.format(
-            host=self.host,
-            sip_port=self.sip_port,
-            audio=self.audio_path,
-            rtp_first=self.rtp_first,
-            rtp_last=self.rtp_first + 9,
-            modules=BARESIP_MODULES,
-            ctrl_port=self.ctrl_port,
-            recordings=self.recordings,
-        )
-        config += BARESIP_SECURE_MODULES
+    def config_text(self) -> str:
+        config = super().config_text() + BARESIP_SECURE_MODULES
         if self.ca_file is not None:
             config += f"sip_cafile {self.ca_file}\n"
-        (self.workdir / "config").write_text(config, encoding="utf-8")
+        return config
+
+    def account_line(self) -> str:
         account = f"<sip:{self.user}@{self.host};transport={self.transport}>;regint=0"
         account += ";audio_codecs=PCMU"
         if self.mediaenc:
             account += f";mediaenc={self.mediaenc}"
         if self.answer:
             account += ";answermode=auto"
-        (self.workdir / "accounts").write_text(account + "\n", encoding="utf-8")
-        self._launch()
-        return self
+        return account
 
     @property
     def uri(self) -> str:
