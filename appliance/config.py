@@ -259,7 +259,7 @@ class KnowledgeSettings(_Section):
     )
     max_file_mb: float = Field(default=20.0, gt=0.0, le=1024.0)
     top_k: int = Field(default=5, ge=1, le=50)
-    # A floor under the retrieval score; above it the calibrated coverage model
+    # A floor under the retrieval score; above it the calibrated relevance model
     # (appliance/knowledge/relevance.py) decides "not in the knowledge base".
     min_score: float = Field(default=0.05, ge=0.0, le=2.0)
     keyword_weight: float = Field(default=0.3, ge=0.0, le=5.0)

@@ -205,6 +205,8 @@ def _open_knowledge(settings: Settings) -> Knowledge:
     """The knowledge base; while its collection is empty the agent answers without it."""
     knowledge = open_knowledge(settings)
     knowledge.store.embedder.load()  # the first caller question must not wait for it
+    if knowledge.store.chunk_count():
+        knowledge.retriever.prepare()  # keyword index and the collection's vocabulary
     log.info(
         "knowledge base open",
         extra={

@@ -9,12 +9,15 @@ questions whose extractive answer states every expected fact (as
 ``bench_answers.py`` counts it: a refused question states nothing), and the
 latency of retrieval + decision and of the extractive answer.
 
-``--fit`` refits the coverage model of ``appliance/knowledge/relevance.py`` on
-the development set only (logistic regression on the soft coverage, Newton
-steps, a little L2), prints the coefficients and the leave-one-out decision
-rates; the eval set is never used for fitting.
+``--fit`` refits the model of ``appliance/knowledge/relevance.py`` on the
+development set only (logistic regression on coverage minus absence, Newton
+steps, a little L2), prints the coefficients, the cut-off that keeps 95 % of the
+answerable dev questions answered, and the leave-one-out decision rates; the
+eval set is never used for fitting. ``--holdout FILE`` adds a set of the same
+form that is only checked (questions kept out of the fit on purpose).
 
-    ./scripts/python scripts/bench_kb_relevance.py [--fit] [--out bench-results/kb_relevance.json]
+    ./scripts/python scripts/bench_kb_relevance.py [--fit] [--holdout FILE]
+        [--out bench-results/kb_relevance.json]
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ def ask(retriever: Retriever, q: dict[str, Any]) -> dict[str, Any]:
     result = retriever.retrieve(q["question"], k=5)
     retrieve_ms = (time.perf_counter() - started) * 1000
     top = result.passages[:CONTEXT_PASSAGES]
-    relevance = result.relevance or retriever.judge_passage(q["question"], result.passages[0])
+    relevance = result.relevance or retriever.judge_passage(
+        q["question"], result.passages[0], result.passages[1:]
+    )
     started = time.perf_counter()
     answer = extractive_answer(
         q["question"], [p.text for p in top], retriever.embedder, [p.score for p in top]
@@ -68,6 +73,8 @@ def ask(retriever: Retriever, q: dict[str, Any]) -> dict[str, Any]:
         "answerable": q["doc"] is not None,
         "relevant": result.relevant,
         "coverage": relevance.coverage,
+        "absence": relevance.absence,
+        "feature": relevance.feature,
         "top_score": result.top_score,
         "rank1": bool(result.passages) and result.passages[0].source_file == q["doc"],
         "facts_if_answered": stated,
@@ -102,16 +109,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def operating_points(rows: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The trade-off at other probability cut-offs than the shipped one half."""
     out = []
-    for cut in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+    for cut in (0.2, 0.3, 0.38, 0.4, 0.5, 0.6, 0.7):
         point: dict[str, Any] = {"min_probability": cut}
         for name, found in rows.items():
             good = [r for r in found if r["answerable"]]
             bad = [r for r in found if not r["answerable"]]
-            kept = [r for r in good if probability(r["coverage"]) >= cut]
+            kept = [r for r in good if probability(r["feature"]) >= cut]
             point[name] = {
                 "answerable_kept": round(len(kept) / len(good), 3),
                 "unanswerable_detected": round(
-                    sum(probability(r["coverage"]) < cut for r in bad) / max(1, len(bad)), 3
+                    sum(probability(r["feature"]) < cut for r in bad) / max(1, len(bad)), 3
                 ),
                 "facts_rate": round(sum(r["facts_if_answered"] for r in kept) / len(good), 3),
             }
@@ -152,9 +159,13 @@ def fit_logistic(x: Floats, y: Floats, l2: float = L2) -> tuple[float, float]:
 
 
 def fit_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    x = np.array([r["coverage"] for r in rows], dtype=np.float64)
+    x = np.array([r["feature"] for r in rows], dtype=np.float64)
     y = np.array([float(r["answerable"]) for r in rows])
     slope, intercept = fit_logistic(x, y)
+    # The operating point: the highest cut-off that keeps 95 % of answerable questions.
+    answerable = np.sort(x[y == 1])
+    lowest_kept = float(answerable[int(np.floor(0.05 * len(answerable)))])
+    cut = 1 / (1 + np.exp(-(intercept + slope * lowest_kept)))
     keep = []
     for i in range(len(x)):  # leave-one-out: is each question decided right when held out?
         mask = np.arange(len(x)) != i
@@ -163,7 +174,8 @@ def fit_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "slope": round(slope, 2),
         "intercept": round(intercept, 2),
-        "coverage_threshold": round(-intercept / slope, 4),
+        "feature_at_one_half": round(-intercept / slope, 4),
+        "min_probability_for_95pct_answered": round(float(cut), 3),
         "loo_answerable_kept": float(np.mean([k for k, a in zip(keep, y, strict=True) if a])),
         "loo_unanswerable_detected": float(
             np.mean([not k for k, a in zip(keep, y, strict=True) if not a])
@@ -171,13 +183,16 @@ def fit_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run(fit: bool, threads: int) -> dict[str, Any]:
+def run(fit: bool, threads: int, holdout: Path | None) -> dict[str, Any]:
     sets = {"dev": load(DEV_SET), "eval": load(EVAL_DIR / "questions.jsonl")}
+    if holdout is not None:
+        sets["holdout"] = load(holdout)
     embedder = UseEmbeddings(threads=threads)
     with tempfile.TemporaryDirectory(prefix="kb-relevance-") as tmp:
         store = KnowledgeStore(open_local_client(Path(tmp)), embedder, collection="eval")
         store.ingest_paths([EVAL_DIR / "docs"])
         retriever = Retriever(store)
+        retriever.prepare()  # the collection's vocabulary, as at the appliance's start
         retriever.retrieve("warm-up", k=5)
         report: dict[str, Any] = {}
         rows = {}
@@ -196,7 +211,8 @@ def run(fit: bool, threads: int) -> dict[str, Any]:
 def print_table(report: dict[str, Any]) -> None:
     header = ("set", "R@1", "ans.kept", "unans.det", "facts", "facts|ans", "p50 ms", "p95 ms")
     print("  ".join(f"{h:>9}" for h in header))
-    for name in ("dev", "eval"):
+    names = [name for name in ("dev", "eval", "holdout") if name in report]
+    for name in names:
         r = report[name]
         cells = (
             name,
@@ -214,8 +230,8 @@ def print_table(report: dict[str, Any]) -> None:
             f"facts missed {r['facts_missed']}"
         )
     for point in report["operating_points"]:
-        marks = [f"p>={point['min_probability']:.1f}"]
-        for name in ("dev", "eval"):
+        marks = [f"p>={point['min_probability']:.2f}"]
+        for name in names:
             d = point[name]
             marks.append(
                 f"{name} kept {d['answerable_kept']:.3f} detected "
@@ -237,8 +253,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-results/kb_relevance.json"))
     parser.add_argument("--fit", action="store_true", help="refit the coverage model on dev")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--holdout", type=Path, help="a further question set, only checked")
     args = parser.parse_args()
-    report = run(args.fit, args.threads)
+    report = run(args.fit, args.threads, args.holdout)
     print_table(report)
     write_report(args.out, report)
 

@@ -3,7 +3,7 @@
 ``embeddings`` turns texts into vectors (embedded USE multilingual v3, or an
 OpenAI-compatible endpoint), ``ingest`` reads, chunks and stores documents in
 Qdrant, ``retrieve`` finds the passages for a caller's question and, with the
-calibrated coverage model of ``relevance``, decides whether anything relevant
+calibrated relevance model of ``relevance``, decides whether anything relevant
 was found at all.
 """
 

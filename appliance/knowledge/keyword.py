@@ -2,10 +2,12 @@
 
 Tokens are lower-cased words of three or more letters, cut to their first six
 characters (a crude stemmer that also matches German inflections and compound
-heads), stop words removed. Scores are normalised per query into [0, 1] by the
-score the query would get against a chunk that contains every query term once
-(including the words no chunk contains, so a question about something absent
-scores low even when its other words are common).
+heads), stop words removed. A short query word that no chunk holds as a token
+stands for the tokens it starts ("Bus" for "Buslinien"). Scores are normalised
+per query into [0, 1] by the score the query would get against a chunk that
+contains every query term once (including the words no chunk contains, so a
+question about something absent scores low even when its other words are
+common).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ WORD = re.compile(r"[0-9]+|[^\W\d_]{3,}")
 # Two-letter English stop words need no entry: WORD only matches 3+ letters.
 _STOP = GERMAN | ENGLISH | QUESTION_WORDS
 _PREFIX = 6
+_EXPANSIONS = 5  # index terms a short query word may stand for
 
 
 def tokens(text: str) -> list[str]:
@@ -48,10 +51,18 @@ class Bm25:
         known = self._idf.get(token)
         return known if known is not None else math.log(1 + (len(self._docs) + 0.5) / 0.5)
 
+    def _starting_with(self, prefix: str) -> list[str]:
+        return [t for t in self._idf if t.startswith(prefix) and t != prefix][:_EXPANSIONS]
+
     def scores(self, query: str) -> dict[int, float]:
         """Normalised BM25 score of every chunk sharing a term with ``query``."""
         wanted = set(tokens(query))
-        terms = wanted & self._idf.keys()
+        terms = {t: t for t in wanted & self._idf.keys()}
+        for short in wanted - terms.keys():
+            # A short word no chunk holds may start one of its compounds: "Bus" / "Buslinien".
+            if len(short) < _PREFIX:
+                for term in self._starting_with(short):
+                    terms.setdefault(term, short)
         # A query word no chunk contains counts as missed, at the idf of an unseen term.
         unseen = math.log(1 + (len(self._docs) + 0.5) / 0.5)
         best = sum(self._idf.get(t, unseen) for t in wanted)

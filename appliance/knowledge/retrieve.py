@@ -7,24 +7,29 @@ Python over the collection's texts and cached until the collection changes).
 
 "Nothing relevant" is decided in two steps: a top score below ``min_score`` (a
 floor, far below any answerable question) is never relevant; above it, the
-calibrated coverage model of ``relevance.py`` decides whether the best passage
-covers the question's topic words (``calibrated=False`` leaves only the floor).
+calibrated model of ``relevance.py`` decides whether the best passage covers
+the question's topic words and whether the collection has anything like them at
+all (``calibrated=False`` leaves only the floor). ``prepare()`` builds the
+keyword index and embeds the collection's vocabulary up front; after the
+collection changes both are rebuilt, the vocabulary in the background.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from appliance.knowledge.embeddings import EmbeddingEngine
 from appliance.knowledge.ingest import KnowledgeStore
 from appliance.knowledge.keyword import Bm25
-from appliance.knowledge.relevance import Relevance, RelevanceJudge
+from appliance.knowledge.relevance import Relevance, RelevanceJudge, content_words
+from appliance.knowledge.vocabulary import CollectionVocabulary
 
 # A floor, not the decision: USE cosines do not separate "absent" from
 # "present" (answerable top scores went down to 0.125 on the dev sets), so the
-# coverage model decides above it; scripts/bench_kb_relevance.py reports both.
+# relevance model decides above it; scripts/bench_kb_relevance.py reports both.
 DEFAULT_MIN_SCORE = 0.05
 # Hybrid raised recall@1 on the dev set from 0.938 (dense) to 0.969 (see the report).
 DEFAULT_KEYWORD_WEIGHT = 0.3
@@ -73,6 +78,7 @@ class Retriever:
         self.keyword_weight = keyword_weight
         self.judge = RelevanceJudge(store.embedder) if calibrated else None
         self._bm25: tuple[int, Bm25, list[dict[str, Any]]] | None = None
+        self._vocabulary: CollectionVocabulary | None = None
 
     @property
     def embedder(self) -> EmbeddingEngine:
@@ -91,16 +97,34 @@ class Retriever:
         relevant = bool(passages) and passages[0].score >= self.min_score
         relevance = None
         if relevant and self.judge is not None:
-            relevance = self.judge_passage(question, passages[0])
+            relevance = self.judge_passage(question, passages[0], passages[1:])
             relevant = relevance.relevant
         return Retrieval(passages, relevant, time.perf_counter() - started, relevance)
 
-    def judge_passage(self, question: str, passage: Passage) -> Relevance:
-        """The calibrated coverage decision for ``passage`` (needs ``calibrated``)."""
+    def prepare(self) -> None:
+        """Build the keyword index and embed the collection's vocabulary now (at
+        start-up), so that no caller's question waits for them."""
+        self._keyword_index()
+        if self._vocabulary is not None:
+            self._vocabulary.build(self.embedder)
+
+    def judge_passage(
+        self, question: str, passage: Passage, others: Sequence[Passage] = ()
+    ) -> Relevance:
+        """The calibrated decision for ``passage`` (needs ``calibrated``); ``others``
+        are the other retrieved passages."""
         assert self.judge is not None  # callers check calibrated first
         index, _ = self._keyword_index()
-        text = f"{passage.title} {passage.section} {passage.text}"
-        return self.judge.judge(question, text, index.idf)
+        # A document's passages are judged together: a chunk boundary may fall
+        # between the words of a question and those of its answer.
+        same_document = [p for p in others if p.doc_id == passage.doc_id]
+        return self.judge.judge(
+            question,
+            " ".join(_full_text(p) for p in (passage, *same_document)),
+            index.idf,
+            vocabulary=self._vocabulary,
+            context=[_full_text(p) for p in others],
+        )
 
     def _dense(self, question: str, limit: int) -> list[Passage]:
         self.store.ensure_collection()
@@ -113,11 +137,11 @@ class Retriever:
     def _keyword_index(self) -> tuple[Bm25, list[dict[str, Any]]]:
         if self._bm25 is None or self._bm25[0] != self.store.generation:
             payloads = self.store.payloads()
-            self._bm25 = (
-                self.store.generation,
-                Bm25([f"{p['title']} {p['section']} {p['text']}" for p in payloads]),
-                payloads,
-            )
+            texts = [f"{p['title']} {p['section']} {p['text']}" for p in payloads]
+            self._bm25 = (self.store.generation, Bm25(texts), payloads)
+            if self.judge is not None:
+                self._vocabulary = CollectionVocabulary(content_words(t) for t in texts)
+                self._vocabulary.build_in_background(self.embedder)
         return self._bm25[1], self._bm25[2]
 
     def _hybrid(self, question: str, dense: list[Passage]) -> list[Passage]:
@@ -134,6 +158,10 @@ class Retriever:
             _rescored(p, p.score + self.keyword_weight * keyword.get(p.point_id, 0.0))
             for p in out.values()
         ]
+
+
+def _full_text(passage: Passage) -> str:
+    return f"{passage.title} {passage.section} {passage.text}"
 
 
 def _rescored(passage: Passage, score: float) -> Passage:

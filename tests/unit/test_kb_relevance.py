@@ -9,15 +9,16 @@ import pytest
 
 from appliance.knowledge.embeddings import UseEmbeddings
 from appliance.knowledge.relevance import (
-    COVERAGE_INTERCEPT,
-    COVERAGE_SLOPE,
+    FEATURE_INTERCEPT,
+    FEATURE_SLOPE,
     MIN_PROBABILITY,
     Relevance,
     RelevanceJudge,
     content_words,
     probability,
-    word_matches,
 )
+from appliance.knowledge.vocabulary import CollectionVocabulary
+from appliance.knowledge.word_match import word_matches
 
 LIBRARY = (
     "Stadtbibliothek Opening hours. The city library lends up to twenty books per card. "
@@ -53,15 +54,48 @@ def test_content_words_drop_function_and_caller_words() -> None:
 @pytest.mark.parametrize(
     ("word", "other"),
     [
-        ("besuch", "besuchen"),  # inflection: same first six letters
-        ("eröffnung", "kontoeröffnung"),  # compound head
-        ("bus", "buslinie"),  # short word starting a compound
-        ("karte", "ersatzkarte"),
+        ("besuch", "besuchen"),  # inflection
+        ("überziehe", "überziehungen"),
+        ("pin", "pins"),
+        ("bringen", "mitbringen"),  # a verb with a short prefix
     ],
 )
-def test_words_match_across_inflections_and_compounds(word: str, other: str) -> None:
+def test_words_match_across_inflections(word: str, other: str) -> None:
     assert word_matches(word, [other])
     assert word_matches(other, [word])
+
+
+@pytest.mark.parametrize(
+    ("question_word", "passage_words"),
+    [
+        ("bus", ["buslinie"]),  # a general word starting a passage compound
+        ("karte", ["ersatzkarte"]),  # ... or ending one
+        ("kontoeröffnung", ["konto", "eröffnung"]),  # a compound with both parts there
+        ("dispozinsen", ["dispo", "zinssatz"]),
+        ("überweisungslimit", ["überweisungen", "limits"]),
+    ],
+)
+def test_a_passage_holds_general_words_and_compounds_with_both_parts(
+    question_word: str, passage_words: list[str]
+) -> None:
+    assert word_matches(question_word, passage_words)
+
+
+@pytest.mark.parametrize(
+    ("question_word", "passage_words"),
+    [
+        # A more specific compound is not covered by one of its parts alone.
+        ("kontoeröffnung", ["eröffnung"]),
+        ("auslandsüberweisung", ["überweisung"]),
+        ("geburtsvorbereitungskurse", ["geburtsstation"]),
+        ("krankenhausseelsorge", ["krankenhaus"]),
+        ("rank", ["krankentransport"]),  # inside a word is no match
+    ],
+)
+def test_a_more_specific_compound_needs_both_parts(
+    question_word: str, passage_words: list[str]
+) -> None:
+    assert not word_matches(question_word, passage_words)
 
 
 @pytest.mark.parametrize(
@@ -78,20 +112,20 @@ def test_unrelated_words_do_not_match(word: str, other: str) -> None:
 
 
 def test_probability_is_the_fitted_logistic() -> None:
-    midpoint = -COVERAGE_INTERCEPT / COVERAGE_SLOPE
+    midpoint = -FEATURE_INTERCEPT / FEATURE_SLOPE
     assert 0.0 < midpoint < 1.0
     assert probability(midpoint) == pytest.approx(0.5)
-    # The operating point: the coverage at which the answer/refuse decision flips.
-    cut = midpoint + math.log(MIN_PROBABILITY / (1 - MIN_PROBABILITY)) / COVERAGE_SLOPE
+    # The operating point: the feature at which the answer/refuse decision flips.
+    cut = midpoint + math.log(MIN_PROBABILITY / (1 - MIN_PROBABILITY)) / FEATURE_SLOPE
     assert probability(cut) == pytest.approx(MIN_PROBABILITY)
-    assert Relevance(cut + 0.01, probability(cut + 0.01)).relevant
-    assert not Relevance(cut - 0.01, probability(cut - 0.01)).relevant
+    assert Relevance(cut + 0.01, 0.0, probability(cut + 0.01)).relevant
+    assert not Relevance(cut - 0.01, 0.0, probability(cut - 0.01)).relevant
     assert probability(0.0) < probability(0.5) < probability(1.0)
-    assert probability(1.0) == pytest.approx(
-        1 / (1 + math.exp(-COVERAGE_INTERCEPT - COVERAGE_SLOPE))
-    )
-    assert Relevance(1.0, probability(1.0)).relevant
-    assert not Relevance(0.0, probability(0.0)).relevant
+    assert probability(1.0) == pytest.approx(1 / (1 + math.exp(-FEATURE_INTERCEPT - FEATURE_SLOPE)))
+    assert Relevance(1.0, 0.0, probability(1.0)).relevant
+    assert not Relevance(0.0, 0.0, probability(0.0)).relevant
+    # Absence lowers the feature: the same coverage with words nothing resembles.
+    assert Relevance(0.8, 0.3, 0.0).feature == pytest.approx(0.5)
 
 
 def test_a_passage_holding_every_topic_word_covers_the_question(judge: RelevanceJudge) -> None:
@@ -148,3 +182,50 @@ def test_the_cache_is_bounded() -> None:
     small = RelevanceJudge(engine, cache_words=5)
     small.coverage("Gibt es eine Sauna mit Massage und Solarium?", SWIMMING, flat_idf)
     assert small.cached_words <= 5
+
+
+def test_a_word_nothing_in_the_collection_resembles_counts_as_absent(
+    judge: RelevanceJudge,
+) -> None:
+    """The passage holds "Hallenbad" but not the topic word; whether the topic is
+    absent is decided against the whole collection's vocabulary."""
+    question = "Gibt es im Hallenbad eine Sauna?"
+    collection = CollectionVocabulary(content_words(t) for t in (SWIMMING, LIBRARY, SERVICE))
+    assert not collection.ready
+    assert collection.nearest(judge.embedder.embed(["sauna"])) is None
+    collection.build(judge.embedder)
+    alone = judge.judge(question, SWIMMING, flat_idf, vocabulary=collection)
+    assert alone.absence > 0.0
+    # A collection holding "Sauna" somewhere: the word is not absent, only uncovered.
+    sauna_too = CollectionVocabulary([*(content_words(t) for t in (SWIMMING, LIBRARY)), ["sauna"]])
+    sauna_too.build(judge.embedder)
+    present = judge.judge(question, SWIMMING, flat_idf, vocabulary=sauna_too)
+    assert present.absence == pytest.approx(0.0, abs=1e-6)
+    assert present.probability > alone.probability
+
+
+def test_until_the_vocabulary_is_built_the_retrieved_passages_stand_in(
+    judge: RelevanceJudge,
+) -> None:
+    question = "Gibt es im Hallenbad eine Sauna?"
+    unbuilt = CollectionVocabulary([["sauna"]])
+    without = judge.judge(question, SWIMMING, flat_idf, vocabulary=unbuilt)
+    with_context = judge.judge(
+        question, SWIMMING, flat_idf, vocabulary=unbuilt, context=["Die Sauna ist neu."]
+    )
+    assert with_context.absence == pytest.approx(0.0, abs=1e-6)
+    assert without.absence > with_context.absence
+
+
+def test_a_word_in_every_chunk_weighs_little_counting_its_compounds() -> None:
+    chunks = [
+        ["sparbank", "girokonto", "eröffnen"],
+        ["sparbank", "karte", "sperren"],
+        ["sparbank", "überweisung", "limit"],
+        ["klinikum", "besuchszeiten"],
+    ]
+    vocabulary = CollectionVocabulary(chunks)
+    assert vocabulary.chunks == 4
+    # "bank" is no word of any chunk, but ends "sparbank" in three of four.
+    assert vocabulary.idf("bank") < vocabulary.idf("karte") < vocabulary.idf("hypothek")
+    assert vocabulary.idf("hypothek") == pytest.approx(math.log(1 + 4.5 / 0.5))
