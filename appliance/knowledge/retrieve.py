@@ -84,6 +84,11 @@ class Retriever:
     def embedder(self) -> EmbeddingEngine:
         return self.store.embedder
 
+    @property
+    def vocabulary(self) -> CollectionVocabulary | None:
+        """The collection's vocabulary as of the last question (None before one)."""
+        return self._vocabulary
+
     def search(self, question: str, k: int = 5) -> list[Passage]:
         """The ``k`` best passages, best first (whatever their score)."""
         dense = self._dense(question, max(k, _CANDIDATES) if self.keyword_weight else k)

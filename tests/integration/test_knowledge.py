@@ -288,6 +288,43 @@ def test_a_question_the_documents_do_not_answer_is_refused(
     assert Retriever(store, min_score=0.0, calibrated=False).retrieve(question).relevant
 
 
+def test_a_topic_only_related_to_the_documents_is_refused(
+    store: KnowledgeStore, docs: Path
+) -> None:
+    """The hospital's documents mention parking and visitors, nothing like a
+    cafeteria: the question lands on a hospital passage and is still refused."""
+    store.ingest_paths([docs])
+    retriever = Retriever(store)
+    retriever.prepare()
+    result = retriever.retrieve("Gibt es eine Cafeteria im Krankenhaus für Besucher?")
+    assert result.relevance is not None
+    assert result.relevance.absence > 0.0
+    assert not result.relevant
+
+
+def test_the_vocabulary_follows_the_collection(
+    store: KnowledgeStore, docs: Path, tmp_path: Path
+) -> None:
+    store.ingest_paths([docs])
+    retriever = Retriever(store)
+    retriever.prepare()
+    first = retriever.vocabulary
+    assert first is not None
+    assert first.ready
+    assert "sauna" not in first.words
+    extra = tmp_path / "sauna.md"
+    extra.write_text("# Sauna\n\nDie Sauna im Keller ist für Patienten geschlossen.\n", "utf-8")
+    store.ingest_paths([extra])
+    # The next question sees the new collection; its vocabulary is embedded in the
+    # background while the retrieved passages stand in for it.
+    retriever.retrieve("Ist die Sauna offen?")
+    second = retriever.vocabulary
+    assert second is not None
+    assert second is not first
+    assert "sauna" in second.words
+    assert second.wait(30.0)
+
+
 @pytest.mark.parametrize(
     ("question", "doc_id"),
     [
