@@ -2,7 +2,8 @@
 
 Every event is immutable and carries the call id, a per-call sequence number
 and a wall-clock timestamp. Control events (hang-up, barge-in, DTMF) outrank
-media and text: subscribers that fall behind see them first. The store, the
+media and text: subscribers that fall behind see them first. ``CallEnded`` is
+the exception that closes the stream: it comes after everything else of its call. The store, the
 audit log, the live dashboard and the CLI are all subscribers; the voice loop
 never calls them directly.
 
@@ -21,6 +22,10 @@ class Priority(IntEnum):
     CONTROL = 0
     STATE = 1
     MEDIA = 2
+    FINAL = 3
+    """The call's last event (``CallEnded``): it never overtakes the events the
+    call emitted before it, so a subscriber that reads it has the call's whole
+    stream (its last transcript included) and may close its record of the call."""
 
 
 class AgentState(StrEnum):
@@ -61,7 +66,7 @@ class CallStarted(CallEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded(CallEvent):
     kind: ClassVar[str] = "call_ended"
-    priority: ClassVar[Priority] = Priority.CONTROL
+    priority: ClassVar[Priority] = Priority.FINAL
     reason: str
 
 

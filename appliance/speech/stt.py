@@ -8,6 +8,7 @@ a worker thread (CTranslate2 releases the GIL while it computes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +53,10 @@ class SpeechToText(ABC):
         self.name = name
         self.timeout_s = timeout_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"stt-{name}")
-        # The timeout covers the work, not the wait for a free worker.
+        # The timeout covers the work, not the wait for a free worker. A slot is
+        # given back when its worker is really free: a transcription that timed out
+        # or whose caller went away still runs to its end in the thread, and the
+        # next request must not start its clock queued behind it.
         self._slots = asyncio.Semaphore(workers)
 
     async def transcribe(self, audio: Int16Audio, *, language: str | None = None) -> Transcript:
@@ -63,14 +67,17 @@ class SpeechToText(ABC):
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
-            async with self._slots:
-                raw = await asyncio.wait_for(
-                    loop.run_in_executor(self._pool, self._transcribe, samples, language),
-                    timeout=self.timeout_s,
-                )
+            await self._slots.acquire()
+            try:
+                job = self._pool.submit(self._transcribe, samples, language)
+            except BaseException:
+                self._slots.release()
+                raise
+            job.add_done_callback(lambda _: self._free_slot(loop))
+            raw = await asyncio.wait_for(asyncio.wrap_future(job), timeout=self.timeout_s)
         except TimeoutError as exc:
             raise EngineError(
-                f"{self.name}: transcription exceeded {self.timeout_s:.0f} s",
+                f"{self.name}: transcription exceeded {self.timeout_s:g} s",
                 code=ErrorCode.STT_FAILED,
             ) from exc
         except EngineError:
@@ -87,6 +94,11 @@ class SpeechToText(ABC):
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _free_slot(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Runs in the worker thread when a job ends (or at once if cancelled)."""
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(self._slots.release)
 
     @abstractmethod
     def _transcribe(self, samples: Float32Audio, language: str | None) -> RawTranscript:

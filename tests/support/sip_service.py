@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from appliance.audio.resample import resample
 from appliance.calls.bus import Subscription
@@ -61,6 +61,50 @@ async def next_event(
                 return event
 
     return await asyncio.wait_for(find(), timeout_s)
+
+
+class EventInbox:
+    """A subscription read by several waits in turn, where no wait loses an event.
+
+    The bus hands a subscriber its backlog by priority: a call's ``Hangup`` and
+    ``CallEnded`` (control) come out before its ``CallStarted`` (state) when all
+    are already queued. ``next_event`` drops what it skips, so waiting for
+    ``CallStarted`` there would drop the ``CallEnded`` a later wait needs. Here
+    skipped events stay unclaimed and the next wait looks at them first.
+    """
+
+    def __init__(self, events: Subscription) -> None:
+        self.events = events
+        self.seen: list[CallEvent] = []  # everything read, in the order read
+        self._unclaimed: list[CallEvent] = []
+
+    def drain(self) -> None:
+        """Read what is queued now without waiting (it stays unclaimed)."""
+        while (event := self.events.get_nowait()) is not None:
+            self.seen.append(event)
+            self._unclaimed.append(event)
+
+    async def next(
+        self, kind: type[E], timeout_s: float, where: Callable[[CallEvent], bool] | None = None
+    ) -> E:
+        """The first unclaimed ``kind`` event passing ``where``, waiting up to ``timeout_s``."""
+
+        def wanted(event: CallEvent) -> bool:
+            return isinstance(event, kind) and (where is None or where(event))
+
+        for event in self._unclaimed:
+            if wanted(event):
+                self._unclaimed.remove(event)
+                return cast(E, event)
+
+        def claim(event: CallEvent) -> bool:
+            if wanted(event):
+                return True
+            self._unclaimed.append(event)
+            return False
+
+        found = await next_event(self.events, CallEvent, timeout_s, seen=self.seen, where=claim)
+        return cast(E, found)
 
 
 async def wait_until(predicate: Callable[[], object], timeout_s: float) -> None:

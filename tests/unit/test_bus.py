@@ -5,8 +5,11 @@ from appliance.calls.events import (
     EVENT_TYPES,
     AgentText,
     BargeIn,
+    CallEnded,
     CallEvent,
+    CallStarted,
     Dtmf,
+    Hangup,
     Priority,
     TranscriptFinal,
 )
@@ -24,6 +27,22 @@ async def test_control_events_overtake_pending_media_and_text() -> None:
     subscription.close()
     kinds = [event.kind async for event in subscription]
     assert kinds == ["barge_in", "dtmf", "agent_text", "transcript_final"]
+
+
+@pytest.mark.asyncio
+async def test_call_ended_comes_after_everything_of_its_call() -> None:
+    """A subscriber that fell behind still reads the hang-up first, but the call's
+    end only once it has the rest of the call (its last transcript included)."""
+    bus = EventBus()
+    subscription = bus.subscribe()
+    emitter = CallEmitter("c1", bus, wall_clock=lambda: 1000.0)
+    emitter.emit(CallStarted, transport="sip", language="de")
+    emitter.emit(TranscriptFinal, turn_id=1, text="hallo", start_ms=0, end_ms=5, language="de")
+    emitter.emit(Hangup, by="caller")
+    emitter.emit(CallEnded, reason="caller_hangup")
+    subscription.close()
+    kinds = [event.kind async for event in subscription]
+    assert kinds == ["hangup", "call_started", "transcript_final", "call_ended"]
 
 
 @pytest.mark.asyncio
