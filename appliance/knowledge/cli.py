@@ -48,11 +48,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{doc.doc_id:32} {doc.chunks:4} chunks  {doc.language}  {doc.title}")
             return 0
         if args.kb_command == "search":
+            knowledge.retriever.prepare()  # decide as the running appliance does
             result = knowledge.retriever.retrieve(args.question, k=settings.knowledge.top_k)
             verdict = "relevant" if result.relevant else "nothing relevant"
             judged = result.relevance
-            coverage = f", topic coverage {judged.coverage:.2f}" if judged else ""
-            print(f"{verdict} (top score {result.top_score:.3f}{coverage})")
+            detail = (
+                f", topic coverage {judged.coverage:.2f}, absent {judged.absence:.2f},"
+                f" p {judged.probability:.2f}"
+                if judged
+                else ""
+            )
+            print(f"{verdict} (top score {result.top_score:.3f}{detail})")
             for passage in result.passages:
                 print(f"{passage.score:6.3f}  {passage.doc_id} / {passage.section}: {passage.text}")
             return 0

@@ -35,8 +35,12 @@ def test_ingest_list_search_and_delete(tmp_path: Path) -> None:
 
     search = appliance("kb", "search", "Wann darf ich meine Mutter besuchen?", data_dir=data)
     assert search.returncode == 0
-    first_passage = search.stdout.splitlines()[1]
+    verdict, first_passage = search.stdout.splitlines()[:2]
+    assert verdict.startswith("relevant (top score")
+    assert "topic coverage" in verdict
     assert "besuch" in first_passage
+    off_topic = appliance("kb", "search", "Haben Sie eine Sauna im Keller?", data_dir=data)
+    assert off_topic.stdout.startswith("nothing relevant")
 
     # The originals are kept: reindex rebuilds from them without the source folder.
     for file in docs.iterdir():
