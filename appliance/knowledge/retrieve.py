@@ -145,8 +145,9 @@ class Retriever:
             texts = [f"{p['title']} {p['section']} {p['text']}" for p in payloads]
             self._bm25 = (self.store.generation, Bm25(texts), payloads)
             if self.judge is not None:
+                previous = self._vocabulary
                 self._vocabulary = CollectionVocabulary(content_words(t) for t in texts)
-                self._vocabulary.build_in_background(self.embedder)
+                self._vocabulary.build_in_background(self.embedder, reuse=previous)
         return self._bm25[1], self._bm25[2]
 
     def _hybrid(self, question: str, dense: list[Passage]) -> list[Passage]:

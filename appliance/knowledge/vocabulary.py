@@ -54,6 +54,8 @@ class CollectionVocabulary:
             self._by_end.setdefault(w[-_BUCKET:], []).append(w)
         self._idf: dict[str, float] = {}
         self._vectors: Vectors | None = None
+        self.embedded = 0
+        """How many words the build embedded (the others were reused)."""
         self._ready = threading.Event()
         self._lock = threading.Lock()
 
@@ -78,27 +80,43 @@ class CollectionVocabulary:
     def ready(self) -> bool:
         return self._ready.is_set()
 
-    def build(self, embedder: EmbeddingEngine) -> None:
-        """Embed every word (idempotent; safe from several threads)."""
+    def build(self, embedder: EmbeddingEngine, reuse: CollectionVocabulary | None = None) -> None:
+        """Embed every word (idempotent; safe from several threads). Words the
+        built ``reuse`` (the collection's previous vocabulary) holds keep their
+        vectors: after a document is added only its new words are embedded."""
         with self._lock:
             if self._ready.is_set():
                 return
             started = time.perf_counter()
-            vectors = embedder.embed(self.words) if self.words else None
-            self._vectors = vectors
+            known = reuse.vectors_by_word() if reuse is not None else {}
+            new = [w for w in self.words if w not in known]
+            fresh = dict(zip(new, embedder.embed(new), strict=True)) if new else {}
+            if self.words:
+                rows = [known[w] if w in known else fresh[w] for w in self.words]
+                self._vectors = np.asarray(rows, dtype=np.float32)
+            self.embedded = len(new)
             self._ready.set()
         log.info(
             "knowledge vocabulary embedded",
             extra={
                 "words": len(self.words),
+                "embedded": len(new),
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
 
-    def build_in_background(self, embedder: EmbeddingEngine) -> None:
+    def build_in_background(
+        self, embedder: EmbeddingEngine, reuse: CollectionVocabulary | None = None
+    ) -> None:
         threading.Thread(
-            target=self._build_logged, args=(embedder,), name="kb-vocabulary", daemon=True
+            target=self._build_logged, args=(embedder, reuse), name="kb-vocabulary", daemon=True
         ).start()
+
+    def vectors_by_word(self) -> dict[str, Vectors]:
+        """Each word's vector ({} until built)."""
+        if not self._ready.is_set() or self._vectors is None:
+            return {}
+        return dict(zip(self.words, self._vectors, strict=True))
 
     def wait(self, timeout_s: float) -> bool:
         return self._ready.wait(timeout_s)
@@ -111,8 +129,8 @@ class CollectionVocabulary:
             return np.zeros(len(vectors), dtype=np.float32)
         return np.asarray((vectors @ self._vectors.T).max(axis=1), dtype=np.float32)
 
-    def _build_logged(self, embedder: EmbeddingEngine) -> None:
+    def _build_logged(self, embedder: EmbeddingEngine, reuse: CollectionVocabulary | None) -> None:
         try:
-            self.build(embedder)
+            self.build(embedder, reuse)
         except Exception:  # a background thread must not die silently
             log.exception("the knowledge vocabulary could not be embedded")

@@ -323,6 +323,9 @@ def test_the_vocabulary_follows_the_collection(
     assert second is not first
     assert "sauna" in second.words
     assert second.wait(30.0)
+    # Only the new document's words were embedded; the rest kept their vectors.
+    assert 0 < second.embedded < len(first.words)
+    assert second.embedded == len(set(second.words) - set(first.words))
 
 
 @pytest.mark.parametrize(
