@@ -57,13 +57,27 @@ def _read_pdf(path: Path) -> str:
         reader = pypdf.PdfReader(str(path))
         if reader.is_encrypted:
             raise _fail(path, "the PDF is encrypted", KnowledgeCode.KB_FILE_UNREADABLE)
-        return "\n\n".join(page.extract_text() or "" for page in reader.pages)
+        body = "\n\n".join(page.extract_text() or "" for page in reader.pages)
+        title = _pdf_title(reader)
     except KnowledgeError:
         raise
     except Exception as exc:
         raise _fail(
             path, f"corrupt PDF ({type(exc).__name__})", KnowledgeCode.KB_FILE_UNREADABLE
         ) from exc
+    # The document-information title, when the PDF has one and there is text
+    # under it, is the document's heading (a PDF's first line is often a
+    # running header instead).
+    return f"# {title}\n\n{body}" if title and body.strip() else body
+
+
+def _pdf_title(reader: Any) -> str:
+    try:
+        metadata = reader.metadata
+        title = metadata.title if metadata is not None else None
+    except Exception:  # noqa: BLE001  # a damaged info dictionary only loses the title
+        return ""
+    return " ".join(str(title).split())[:120] if title else ""
 
 
 def _read_docx(path: Path) -> str:

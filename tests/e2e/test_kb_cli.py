@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.e2e.test_cli import appliance
+from tests.support.pdf_files import write_text_pdf
 
 
 def test_ingest_list_search_and_delete(tmp_path: Path) -> None:
@@ -15,10 +16,10 @@ def test_ingest_list_search_and_delete(tmp_path: Path) -> None:
         "Pro Patient sind zwei Besucher gleichzeitig erlaubt.\n",
         encoding="utf-8",
     )
-    (docs / "parking.md").write_text(
-        "# Parking\n\nThe multi-storey car park costs 2 euros per hour. "
-        "Patients with a disabled badge park for free.\n",
-        encoding="utf-8",
+    write_text_pdf(
+        docs / "parking.pdf",
+        [["The multi-storey car park costs 2 euros per hour."], ["Disabled badge: free."]],
+        title="Parking",
     )
     (docs / "broken.pdf").write_bytes(b"%PDF-1.7 this is not really a pdf")
     data = tmp_path / "data"

@@ -18,6 +18,7 @@ from appliance.knowledge.errors import KnowledgeCode, KnowledgeError
 from appliance.knowledge.ingest import KnowledgeStore, open_local_client
 from appliance.knowledge.lookup import KnowledgeLookup
 from appliance.knowledge.retrieve import Retriever
+from tests.support.pdf_files import write_text_pdf
 
 VISITING_DE = """# Besuchszeiten im Klinikum
 
@@ -181,6 +182,37 @@ def test_html_and_docx_are_ingested(store: KnowledgeStore, tmp_path: Path) -> No
     assert retriever.search("Ist die Notaufnahme nachts offen?", k=1)[0].doc_id == "notfall"
     top = retriever.search("When is the branch open?", k=1)[0]
     assert (top.doc_id, top.title) == ("hours", "Opening hours")
+
+
+def test_a_text_pdf_is_ingested_page_by_page(store: KnowledgeStore, tmp_path: Path) -> None:
+    path = tmp_path / "anfahrt.pdf"
+    write_text_pdf(
+        path,
+        [
+            ["Klinikum Nord - Stand Mai", "Das Parkhaus gegenüber dem Haupteingang kostet"],
+            ["2 Euro pro Stunde (höchstens 12 Euro am Tag).", "Die Buslinie 8 hält vor der Tür."],
+        ],
+        title="Parken und Anfahrt",
+    )
+    result = store.ingest_file(path)
+    payloads = _payloads(store, "anfahrt")
+    assert result.chunks == len(payloads) > 0
+    assert all(p["title"] == "Parken und Anfahrt" for p in payloads)
+    assert all(p["language"] == "de" and p["source_file"] == "anfahrt.pdf" for p in payloads)
+    text = " ".join(p["text"] for p in payloads)
+    assert "gegenüber" in text
+    assert "höchstens 12 Euro" in text
+    top = Retriever(store).search("Was kostet das Parken am Klinikum?", k=1)[0]
+    assert top.doc_id == "anfahrt"
+
+
+def test_a_pdf_without_a_title_is_named_by_its_first_line(
+    store: KnowledgeStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "hours.pdf"
+    write_text_pdf(path, [["Opening hours", "The branch is open Monday to Friday from 9 to 18."]])
+    store.ingest_file(path)
+    assert {p["title"] for p in _payloads(store, "hours")} == {"Opening hours"}
 
 
 def _pdf(path: Path, *, password: str | None) -> None:
