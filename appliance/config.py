@@ -241,8 +241,16 @@ class AgentSettings(_Section):
         return text.format(organisation=self.organisation, **fields)
 
 
+COLLECTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+
+
 class KnowledgeSettings(_Section):
-    collection: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    collection: str = Field(
+        default="default",
+        pattern=COLLECTION_NAME,
+        description="The knowledge base (Qdrant collection) this appliance answers from, "
+        "e.g. one per department.",
+    )
     embedding_model: str = Field(
         default="use-multilingual-v3",
         description="Manifest id of the embedded embedding model, or the model name the "

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from appliance.config import Settings
+from appliance.config import COLLECTION_NAME, Settings
+from appliance.progress import ProgressBar
 
 if TYPE_CHECKING:
     from appliance.knowledge.service import Knowledge
@@ -18,7 +20,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "kb",
         help="knowledge base: ingest, list, search, delete documents",
         description="Documents are chunked, embedded on this machine and stored in the "
-        "collection knowledge.collection under data_dir/vectors.",
+        "collection knowledge.collection (Qdrant local mode under data_dir/vectors, or the "
+        "Qdrant server knowledge.qdrant_url). Ingesting a file whose name is already a "
+        "document replaces that document once the new version is stored.",
+    )
+    kb.add_argument(
+        "--collection",
+        type=_collection_name,
+        metavar="NAME",
+        help="work on this knowledge base instead of knowledge.collection (e.g. another "
+        "department's)",
     )
     actions = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
     ingest = actions.add_parser("ingest", help="add or replace documents (files or folders)")
@@ -33,10 +44,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     delete.add_argument("doc_id", metavar="DOC")
 
 
+def _collection_name(text: str) -> str:
+    if not re.fullmatch(COLLECTION_NAME, text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a collection name (1-64 letters, digits, '-' or '_')"
+        )
+    return text
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     # llama-index and qdrant load only here, so `appliance --help` stays instant.
     from appliance.knowledge.service import open_knowledge
 
+    if args.collection:
+        knowledge_settings = settings.knowledge.model_copy(update={"collection": args.collection})
+        settings = settings.model_copy(update={"knowledge": knowledge_settings})
     knowledge = open_knowledge(settings)
     try:
         if args.kb_command == "ingest":
@@ -76,23 +98,25 @@ def _ingest(knowledge: Knowledge, paths: list[Path], *, keep: bool = True) -> in
 
     files = expand_paths(paths)
     failed = 0
+    bar = ProgressBar(len(files), sys.stderr)
     for index, path in enumerate(files, start=1):
         prefix = f"[{index}/{len(files)}]"
+        bar.working_on(path.name)
         try:
             result = knowledge.store.ingest_file(path)
         except KnowledgeError as exc:
             failed += 1
-            print(f"{prefix} FAILED {exc}", file=sys.stderr)
+            bar.advance(f"{prefix} FAILED {exc}")
             continue
         if keep:
             knowledge.sources.keep(path, result.doc_id)
         replaced = f", replaced {result.replaced}" if result.replaced else ""
-        print(f"{prefix} {path.name}: {result.chunks} chunks{replaced}", file=sys.stderr)
         if result.instruction_like:
-            print(
+            bar.say(
                 f"{prefix} warning: {result.instruction_like} passage(s) of {path.name} read as "
-                "instructions to an AI; they are kept but never spoken or given to the LLM",
-                file=sys.stderr,
+                "instructions to an AI; they are kept but never spoken or given to the LLM"
             )
+        bar.advance(f"{prefix} {path.name}: {result.chunks} chunks{replaced}")
+    bar.close()
     print(f"ingested {len(files) - failed} of {len(files)} files")
     return 2 if failed else 0

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
+from tests.conftest import REPO
 from tests.e2e.test_cli import appliance
 from tests.support.pdf_files import write_text_pdf
 
@@ -69,3 +74,68 @@ def test_ingest_warns_about_passages_that_address_the_assistant(tmp_path: Path) 
     ingest = appliance("kb", "ingest", str(doc), data_dir=tmp_path / "data")
     assert ingest.returncode == 0, ingest.stderr
     assert "1 passage(s) of cafeteria.md read as instructions to an AI" in ingest.stderr
+
+
+def test_each_department_has_its_own_knowledge_base(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "roentgen.md").write_text(
+        "# Röntgen\n\nDie Radiologie röntgt werktags von 7 bis 16 Uhr ohne Termin.\n", "utf-8"
+    )
+    data = tmp_path / "data"
+    ingest = appliance("kb", "--collection", "radiologie", "ingest", str(docs), data_dir=data)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "roentgen" in appliance("kb", "--collection", "radiologie", "list", data_dir=data).stdout
+    assert "roentgen" not in appliance("kb", "list", data_dir=data).stdout
+    # The running appliance answers from the collection its configuration names.
+    configured = appliance(
+        "kb", "list", data_dir=data, env={"APPLIANCE_KNOWLEDGE__COLLECTION": "radiologie"}
+    )
+    assert "roentgen" in configured.stdout
+    assert (data / "knowledge" / "radiologie" / "sources" / "roentgen.md").exists()
+
+    bad = appliance("kb", "--collection", "../etc", "list", data_dir=data)
+    assert bad.returncode == 2
+    assert "'../etc' is not a collection name" in bad.stderr
+
+
+def test_a_terminal_sees_a_progress_bar(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("eins", "zwei", "drei"):
+        (docs / f"{name}.md").write_text(f"# {name}\n\nDas ist Dokument {name}.\n", "utf-8")
+    data = tmp_path / "data"
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "appliance", "kb", "ingest", str(docs)],
+            env={
+                "PATH": os.environ["PATH"],
+                "HOME": str(data),
+                "PYTHONPATH": str(REPO),
+                "APPLIANCE_DATA_DIR": str(data),
+            },
+            stdout=subprocess.PIPE,
+            stderr=follower,
+        )
+        os.close(follower)
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closes with the process (EIO on Linux)
+                break
+            if not chunk:
+                break
+            screen += chunk
+        stdout, _ = process.communicate(timeout=240)
+    finally:
+        os.close(leader)
+    assert process.returncode == 0
+    assert b"ingested 3 of 3 files" in stdout
+    text = screen.decode("utf-8")
+    assert "\r\x1b[2K[" in text  # drawn in place
+    assert "0/3 files" in text
+    assert "3/3 files 100%" in text
+    for name in ("eins", "zwei", "drei"):
+        assert f"{name}.md: 1 chunks\r\n" in text  # each on its own line above the bar
