@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from appliance.escalation import EscalationSettings, FailureTracker, TurnOutcome
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def test_two_failures_on_the_same_concern_fire_once() -> None:
-    tracker = FailureTracker(clock=FakeClock())
+    tracker = FailureTracker(clock=ManualClock())
     assert tracker.record("appointment", TurnOutcome.FAILED) is None
     event = tracker.record("appointment", TurnOutcome.FAILED)
     assert event is not None
@@ -50,7 +43,7 @@ def test_success_clears_the_concern_and_rearms_the_trigger() -> None:
 
 
 def test_window_forgets_old_failures() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     tracker = FailureTracker(window_s=60.0, clock=clock)
     tracker.record("invoice", TurnOutcome.FAILED)
     clock.now += 61.0
@@ -68,7 +61,7 @@ def test_disabled_tracker_counts_but_never_fires() -> None:
 
 
 def test_from_settings_takes_limit_and_window() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     tracker = FailureTracker.from_settings(
         EscalationSettings(max_failed_attempts=3, failure_window_s=10.0), clock
     )

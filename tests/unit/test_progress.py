@@ -6,19 +6,12 @@ import io
 import logging
 
 from appliance.progress import ProgressBar
+from tests.support.clock import ManualClock
 
 
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_log_gets_only_the_messages() -> None:
@@ -33,7 +26,7 @@ def test_a_log_gets_only_the_messages() -> None:
 
 
 def test_a_terminal_sees_counts_percent_time_left_and_the_current_file() -> None:
-    clock = _Clock()
+    clock = ManualClock()
     bar = ProgressBar(4, _Terminal(), clock=clock)
     bar.working_on("aufnahme.pdf")
     assert bar.line().startswith("[" + "." * 24 + "] 0/4 files   0%  0:00")
@@ -49,7 +42,7 @@ def test_a_terminal_sees_counts_percent_time_left_and_the_current_file() -> None
 
 def test_messages_go_above_the_bar_and_the_bar_ends_with_a_newline() -> None:
     terminal = _Terminal()
-    bar = ProgressBar(1, terminal, clock=_Clock())
+    bar = ProgressBar(1, terminal, clock=ManualClock())
     bar.working_on("a.md")
     bar.advance("[1/1] a.md: 2 chunks")
     bar.close()
@@ -60,7 +53,7 @@ def test_messages_go_above_the_bar_and_the_bar_ends_with_a_newline() -> None:
 
 
 def test_an_empty_run_is_complete() -> None:
-    bar = ProgressBar(0, _Terminal(), clock=_Clock())
+    bar = ProgressBar(0, _Terminal(), clock=ManualClock())
     assert "0/0 files 100%" in bar.line()
 
 
@@ -70,7 +63,7 @@ def test_a_log_line_on_the_same_terminal_clears_the_bar_first() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        bar = ProgressBar(2, terminal, clock=_Clock())
+        bar = ProgressBar(2, terminal, clock=ManualClock())
         bar.working_on("a.md")
         logging.getLogger("appliance.test").warning("model verified")
         bar.close()

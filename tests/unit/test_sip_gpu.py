@@ -18,14 +18,7 @@ from appliance.telephony.sip.gpu import (
     nvidia_smi_probe,
     parse_nvidia_smi,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 class Probe:
@@ -50,7 +43,9 @@ def smi_lines(*gpus: tuple[int, str]) -> str:
     return "".join(f"{free}, {util}\n" for free, util in gpus)
 
 
-def headroom(probe: Probe, clock: Clock, *, free_mb: int = 0, util_pct: float = 0) -> GpuHeadroom:
+def headroom(
+    probe: Probe, clock: ManualClock, *, free_mb: int = 0, util_pct: float = 0
+) -> GpuHeadroom:
     return GpuHeadroom(min_free_mb=free_mb, max_utilization_pct=util_pct, probe=probe, clock=clock)
 
 
@@ -131,7 +126,7 @@ def test_a_failing_nvidia_smi_is_a_probe_error(
 
 
 def test_enough_free_memory_admits_and_the_tightest_gpu_decides() -> None:
-    clock, probe = Clock(), Probe((9_000, 10), (6_000, 20))
+    clock, probe = ManualClock(), Probe((9_000, 10), (6_000, 20))
     gpu = headroom(probe, clock, free_mb=4_000)
     gpu.refresh()
     assert gpu.verdict() is None
@@ -141,7 +136,7 @@ def test_enough_free_memory_admits_and_the_tightest_gpu_decides() -> None:
 
 
 def test_a_busy_gpu_refuses_when_a_utilisation_limit_is_set() -> None:
-    clock, probe = Clock(), Probe((9_000, 95), (9_000, None))
+    clock, probe = ManualClock(), Probe((9_000, 95), (9_000, None))
     gpu = headroom(probe, clock, util_pct=90)
     gpu.refresh()
     assert gpu.verdict() == "GPU busy (95 % utilised)"
@@ -154,7 +149,7 @@ def test_a_failing_probe_refuses_calls_and_is_logged_once_until_it_recovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="appliance.telephony.sip.gpu")
-    clock, probe = Clock(), Probe((8_000, 5))
+    clock, probe = ManualClock(), Probe((8_000, 5))
     gpu = headroom(probe, clock, free_mb=1_000)
     assert gpu.verdict() == "GPU state unknown (no reading yet)"
     probe.result = GpuProbeError("nvidia-smi is not installed")
@@ -178,7 +173,7 @@ def test_a_failing_probe_refuses_calls_and_is_logged_once_until_it_recovers(
 
 
 def test_a_probe_that_breaks_unexpectedly_refuses_instead_of_raising() -> None:
-    clock, probe = Clock(), Probe()
+    clock, probe = ManualClock(), Probe()
     probe.result = RuntimeError("driver exploded")
     gpu = headroom(probe, clock, free_mb=1)
     gpu.refresh()
@@ -186,7 +181,7 @@ def test_a_probe_that_breaks_unexpectedly_refuses_instead_of_raising() -> None:
 
 
 def test_a_reading_gone_stale_refuses() -> None:
-    clock, probe = Clock(), Probe((8_000, 5))
+    clock, probe = ManualClock(), Probe((8_000, 5))
     gpu = headroom(probe, clock, free_mb=1_000)
     gpu.refresh()
     clock.now += 4.0
@@ -196,7 +191,7 @@ def test_a_reading_gone_stale_refuses() -> None:
 
 
 def test_health_shows_thresholds_readings_and_the_verdict() -> None:
-    clock, probe = Clock(), Probe((1_500, 30))
+    clock, probe = ManualClock(), Probe((1_500, 30))
     gpu = headroom(probe, clock, free_mb=2_000, util_pct=80)
     gpu.refresh()
     clock.now += 0.5
