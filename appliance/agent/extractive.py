@@ -11,7 +11,11 @@ The best sentence is spoken with one more: the best of the rest, where the
 other sentences of the best one's passage count NEIGHBOUR_BONUS more (a small
 sentence window: an answer's condition or second half usually sits beside it,
 while a similar sentence of another passage is often about something else).
-They are spoken in document order. The weights were chosen on the development
+A third, the next in that order, is added only when all three together stay
+within SHORT_ANSWER_WORDS: short sentences often split one fact over two
+("Das Tagesmaximum beträgt 9 Euro."), and a short third costs the caller a few
+seconds, while a long one would make the answer a lecture. They are spoken in
+document order. The weights were chosen on the development
 sets (``scripts/bench_kb_relevance.py`` reports the facts rate) from a coarse
 grid, at a setting whose neighbours score alike, not at a lucky peak.
 Markdown list marks and emphasis are removed so that the voice reads prose.
@@ -35,6 +39,8 @@ PASSAGE_WEIGHT = 0.5
 ANSWER_TYPE_BONUS = 0.2
 NEIGHBOUR_BONUS = 0.2
 SENTENCES = 2
+EXTRA_SENTENCES = 1  # added only while the answer stays within SHORT_ANSWER_WORDS
+SHORT_ANSWER_WORDS = 40
 MAX_WORDS = 50
 _MARKUP = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|\*\*|__|`|^#+\s*", re.MULTILINE)
 
@@ -98,7 +104,8 @@ def extractive_answer(
 
 
 def pick(candidates: Sequence[Sentence], scores: Sequence[float]) -> list[int]:
-    """The best sentence and the ``SENTENCES - 1`` best of the rest, its passage preferred."""
+    """The best sentence and the ``SENTENCES - 1`` best of the rest, its passage
+    preferred; then up to ``EXTRA_SENTENCES`` more while the answer stays short."""
     if not candidates:
         return []
     best = max(range(len(candidates)), key=lambda i: scores[i])
@@ -108,4 +115,15 @@ def pick(candidates: Sequence[Sentence], scores: Sequence[float]) -> list[int]:
         return scores[i] + (NEIGHBOUR_BONUS if candidates[i].passage == home else 0.0)
 
     rest = sorted((i for i in range(len(candidates)) if i != best), key=lambda i: -windowed(i))
-    return [best, *rest[: SENTENCES - 1]]
+    chosen = [best, *rest[: SENTENCES - 1]]
+    words = sum(_word_count(candidates[i]) for i in chosen)
+    for i in rest[SENTENCES - 1 : SENTENCES - 1 + EXTRA_SENTENCES]:
+        words += _word_count(candidates[i])
+        if words > SHORT_ANSWER_WORDS:
+            break
+        chosen.append(i)
+    return chosen
+
+
+def _word_count(sentence: Sentence) -> int:
+    return len(sentence.text.split())

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from appliance.agent.answer_type import cue_kinds, states_wanted, wanted_types
-from appliance.agent.extractive import NEIGHBOUR_BONUS, SENTENCES, Sentence, pick, sentences_of
+from appliance.agent.extractive import (
+    EXTRA_SENTENCES,
+    NEIGHBOUR_BONUS,
+    SENTENCES,
+    SHORT_ANSWER_WORDS,
+    Sentence,
+    pick,
+    sentences_of,
+)
 
 
 def sentence(passage: int, position: int) -> Sentence:
-    return Sentence(f"Satz {passage}.{position}", passage, position)
+    """A sentence long enough that no third one fits in a short answer."""
+    return Sentence(f"Satz {passage}.{position} " + "lang " * 20, passage, position)
 
 
 def test_the_best_sentence_comes_with_its_neighbour_over_a_slightly_better_stranger() -> None:
@@ -51,3 +60,18 @@ def test_single_words_name_the_fact_they_ask_for() -> None:
     assert cue_kinds("bücherei") == frozenset()
     assert states_wanted("Rufen Sie 0421 98 76 54 an.", cue_kinds("telefonnummer"))
     assert not states_wanted("Rufen Sie uns an.", cue_kinds("telefonnummer"))
+
+
+def _words(passage: int, position: int, count: int) -> Sentence:
+    return Sentence(" ".join(["Wort"] * count), passage, position)
+
+
+def test_a_short_third_sentence_is_added_while_the_answer_stays_short() -> None:
+    scores = [0.9, 0.6, 0.5, 0.1]
+    short = [_words(0, 0, 10), _words(0, 1, 10), _words(1, 0, 10), _words(1, 1, 10)]
+    assert pick(short, scores) == [0, 1, 2]
+    assert SENTENCES + EXTRA_SENTENCES == 3  # never a fourth
+    long_third = [_words(0, 0, 10), _words(0, 1, 10), _words(1, 0, SHORT_ANSWER_WORDS - 19)]
+    assert pick(long_third, scores[:3]) == [0, 1]
+    exactly = [_words(0, 0, 10), _words(0, 1, 10), _words(1, 0, SHORT_ANSWER_WORDS - 20)]
+    assert pick(exactly, scores[:3]) == [0, 1, 2]
