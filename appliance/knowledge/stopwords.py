@@ -24,6 +24,17 @@ GERMAN = frozenset(
         "zu",
         "von",
         "bei",
+        # preposition + article contractions: as empty as their parts
+        "zum",
+        "zur",
+        "ins",
+        "vom",
+        "beim",
+        "ans",
+        "aufs",
+        "fürs",
+        "übers",
+        "ums",
     ]
 )
 
