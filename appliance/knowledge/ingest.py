@@ -14,6 +14,7 @@ removes); a failure while reading or embedding changes nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from appliance.knowledge.errors import KnowledgeCode, KnowledgeError
 from appliance.knowledge.injection import looks_like_instructions
 from appliance.knowledge.readers import SUFFIXES, read_document
 
+log = logging.getLogger(__name__)
 _ID_NAMESPACE = uuid.UUID("5b0b7c1e-4a53-4d0e-9a52-6b6e6f776b62")
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -169,9 +171,27 @@ class KnowledgeStore:
         ]
 
     def _replace(self, doc_id: str, version: str, points: list[models.PointStruct]) -> int:
-        """Upsert the new version, then delete the others; the count deleted."""
+        """Upsert the new version, then delete the others; the count deleted.
+
+        Until the upsert has succeeded the old version is untouched. An upsert that
+        fails part-way (a server timing out after writing some points) has its new
+        points removed again, so a document is never left half new, half old;
+        unless this very version was stored before, whose points are then kept.
+        """
+        this_version = models.Filter(must=[_match("doc_id", doc_id), _match("version", version)])
+        failed = f"storing document {doc_id!r} failed"
+        try:
+            known = self.client.count(self.collection, count_filter=this_version, exact=True).count
+        except Exception as exc:
+            raise _store_error(failed, exc) from exc
         try:
             self.client.upsert(self.collection, points=points, wait=True)
+        except Exception as exc:
+            if not known:
+                self._remove_quietly(this_version)
+            self.generation += 1
+            raise _store_error(failed, exc) from exc
+        try:
             stale = models.Filter(
                 must=[_match("doc_id", doc_id)], must_not=[_match("version", version)]
             )
@@ -179,10 +199,24 @@ class KnowledgeStore:
             if replaced:
                 self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
         except Exception as exc:
-            raise _store_error(f"storing document {doc_id!r} failed", exc) from exc
+            raise _store_error(
+                f"{failed} after the new version was stored (the old one may still be "
+                "found; ingest the file again)",
+                exc,
+            ) from exc
         finally:
             self.generation += 1
         return replaced
+
+    def _remove_quietly(self, selector: models.Filter) -> None:
+        """Best effort: the caller is already failing with the original error."""
+        try:
+            self.client.delete(self.collection, models.FilterSelector(filter=selector), wait=True)
+        except Exception as exc:  # noqa: BLE001  # the original error is what the operator sees
+            log.warning(
+                "could not remove a partly stored document version",
+                extra={"code": KnowledgeCode.KB_STORE_FAILED.value, "error": type(exc).__name__},
+            )
 
     # -- documents
 

@@ -154,6 +154,54 @@ def test_reingest_replaces_only_after_new_chunks_are_in(
         client.close()
 
 
+class _HalfWritingClient(QdrantClient):
+    """A real local-mode client whose upserts, while ``fail`` is set, store the first
+    half of the points and then time out: a server failing part-way (the injected fault)."""
+
+    fail = False
+
+    def upsert(self, collection_name: str, points: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.fail:
+            return super().upsert(collection_name, points, *args, **kwargs)
+        super().upsert(collection_name, points[: max(1, len(points) // 2)], *args, **kwargs)
+        raise TimeoutError("timed out waiting for the Qdrant server")
+
+
+LONG_CARD_DE = CARD_DE + "".join(
+    f"\n## Frage {n}\nDie Antwort auf Frage {n} steht im Kartenheft auf Seite {n}.\n"
+    for n in range(1, 7)
+)
+
+
+@pytest.mark.parametrize("already_stored", [False, True])
+def test_an_upsert_failing_part_way_leaves_no_half_new_document(
+    tmp_path: Path, embedder: UseEmbeddings, already_stored: bool
+) -> None:
+    path = tmp_path / "vectors"
+    path.mkdir()
+    client = _HalfWritingClient(path=str(path))
+    try:
+        store = KnowledgeStore(client, embedder, collection="test")
+        doc = tmp_path / "karte.md"
+        doc.write_text(CARD_DE, "utf-8")
+        first = store.ingest_file(doc)
+        before = sorted((p["version"], p["chunk"]) for p in _payloads(store, "karte"))
+        if not already_stored:
+            doc.write_text(LONG_CARD_DE, "utf-8")  # a new version of several chunks
+        client.fail = True
+        with pytest.raises(KnowledgeError) as caught:
+            store.ingest_file(doc)
+        assert caught.value.kb_code is KnowledgeCode.KB_STORE_FAILED
+        assert "'karte'" in str(caught.value)
+        after = sorted((p["version"], p["chunk"]) for p in _payloads(store, "karte"))
+        assert after == before  # the old version whole, nothing of the new one
+        assert {version for version, _ in after} == {first.version}
+        client.fail = False
+        assert store.ingest_file(doc).chunks > 0  # the next attempt goes through
+    finally:
+        client.close()
+
+
 def test_failed_reingest_keeps_the_old_version(store: KnowledgeStore, tmp_path: Path) -> None:
     doc = tmp_path / "karte.md"
     doc.write_text(CARD_DE, "utf-8")
