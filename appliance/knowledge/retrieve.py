@@ -26,6 +26,7 @@ from appliance.knowledge.ingest import KnowledgeStore
 from appliance.knowledge.keyword import Bm25
 from appliance.knowledge.relevance import Relevance, RelevanceJudge, content_words
 from appliance.knowledge.vocabulary import CollectionVocabulary
+from appliance.knowledge.vocabulary_builder import VocabularyBuilder
 
 # A floor, not the decision: USE cosines do not separate "absent" from
 # "present" (answerable top scores went down to 0.125 on the dev sets), so the
@@ -79,6 +80,7 @@ class Retriever:
         self.judge = RelevanceJudge(store.embedder) if calibrated else None
         self._bm25: tuple[int, Bm25, list[dict[str, Any]]] | None = None
         self._vocabulary: CollectionVocabulary | None = None
+        self.vocabulary_builder = VocabularyBuilder(store.embedder)
 
     @property
     def embedder(self) -> EmbeddingEngine:
@@ -109,9 +111,7 @@ class Retriever:
     def prepare(self) -> None:
         """Build the keyword index and embed the collection's vocabulary now (at
         start-up), so that no caller's question waits for them."""
-        self._keyword_index()
-        if self._vocabulary is not None:
-            self._vocabulary.build(self.embedder)
+        self._keyword_index(wait_for_vocabulary=True)
 
     def judge_passage(
         self, question: str, passage: Passage, others: Sequence[Passage] = ()
@@ -139,7 +139,9 @@ class Retriever:
         ).points
         return [_passage(dict(h.payload or {}), h.score, str(h.id)) for h in hits]
 
-    def _keyword_index(self) -> tuple[Bm25, list[dict[str, Any]]]:
+    def _keyword_index(
+        self, *, wait_for_vocabulary: bool = False
+    ) -> tuple[Bm25, list[dict[str, Any]]]:
         if self._bm25 is None or self._bm25[0] != self.store.generation:
             payloads = self.store.payloads()
             texts = [f"{p['title']} {p['section']} {p['text']}" for p in payloads]
@@ -147,7 +149,10 @@ class Retriever:
             if self.judge is not None:
                 previous = self._vocabulary
                 self._vocabulary = CollectionVocabulary(content_words(t) for t in texts)
-                self._vocabulary.build_in_background(self.embedder, reuse=previous)
+                if not wait_for_vocabulary:
+                    self.vocabulary_builder.submit(self._vocabulary, previous)
+        if wait_for_vocabulary and self._vocabulary is not None:
+            self.vocabulary_builder.build_now(self._vocabulary)  # no-op once built
         return self._bm25[1], self._bm25[2]
 
     def _hybrid(self, question: str, dense: list[Passage]) -> list[Passage]:

@@ -10,8 +10,8 @@ question's words that the best passage does not hold.
 Embedding the vocabulary costs about 0.25 ms a word with USE on this machine
 (some hundred milliseconds for a few thousand words), once per change of the
 collection. ``build()`` runs it; ``Retriever.prepare()`` calls it at start-up,
-and after the collection changes it runs in a background thread while questions
-fall back to the words of the retrieved passages.
+and after the collection changes ``VocabularyBuilder`` runs it in a background
+thread while questions fall back to the words of the retrieved passages.
 """
 
 from __future__ import annotations
@@ -105,13 +105,6 @@ class CollectionVocabulary:
             },
         )
 
-    def build_in_background(
-        self, embedder: EmbeddingEngine, reuse: CollectionVocabulary | None = None
-    ) -> None:
-        threading.Thread(
-            target=self._build_logged, args=(embedder, reuse), name="kb-vocabulary", daemon=True
-        ).start()
-
     def vectors_by_word(self) -> dict[str, Vectors]:
         """Each word's vector ({} until built)."""
         if not self._ready.is_set() or self._vectors is None:
@@ -128,9 +121,3 @@ class CollectionVocabulary:
         if self._vectors is None or len(vectors) == 0:
             return np.zeros(len(vectors), dtype=np.float32)
         return np.asarray((vectors @ self._vectors.T).max(axis=1), dtype=np.float32)
-
-    def _build_logged(self, embedder: EmbeddingEngine, reuse: CollectionVocabulary | None) -> None:
-        try:
-            self.build(embedder, reuse)
-        except Exception:  # a background thread must not die silently
-            log.exception("the knowledge vocabulary could not be embedded")

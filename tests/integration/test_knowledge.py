@@ -6,14 +6,15 @@ and English); nothing is faked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from qdrant_client import QdrantClient, models
 
-from appliance.knowledge.embeddings import UseEmbeddings
+from appliance.knowledge.embeddings import EmbeddingEngine, UseEmbeddings, Vectors
 from appliance.knowledge.errors import KnowledgeCode, KnowledgeError
 from appliance.knowledge.ingest import KnowledgeStore, open_local_client
 from appliance.knowledge.lookup import KnowledgeLookup
@@ -406,6 +407,72 @@ def test_the_vocabulary_follows_the_collection(
     # Only the new document's words were embedded; the rest kept their vectors.
     assert 0 < second.embedded < len(first.words)
     assert second.embedded == len(set(second.words) - set(first.words))
+
+
+class _GatedEmbedder(EmbeddingEngine):
+    """The real USE engine, but a background vocabulary build (the "kb-vocabulary"
+    thread) waits at a gate first, so a test can change the collection while a
+    build is running. Counts the builds it let through."""
+
+    def __init__(self, engine: UseEmbeddings) -> None:
+        super().__init__()
+        self.engine = engine
+        self.dim = engine.dim
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+        self.builds = 0
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if threading.current_thread().name == "kb-vocabulary":
+            self.waiting.set()
+            assert self.gate.wait(60.0)
+            self.builds += 1
+        return super().embed(texts)
+
+    def _embed(self, texts: list[str]) -> Vectors:
+        return self.engine.embed(texts)
+
+
+def _ingest_note(store: KnowledgeStore, folder: Path, name: str, text: str) -> None:
+    path = folder / f"{name}.md"
+    path.write_text(text, "utf-8")
+    store.ingest_file(path)
+
+
+def test_changes_during_a_vocabulary_build_are_coalesced(
+    client: QdrantClient, embedder: UseEmbeddings, docs: Path, tmp_path: Path
+) -> None:
+    gated = _GatedEmbedder(embedder)
+    store = KnowledgeStore(client, gated, collection="test")
+    store.ingest_paths([docs])
+    retriever = Retriever(store)
+    retriever.prepare()  # built at start-up, on this thread: no gate
+    first = retriever.vocabulary
+    assert first is not None
+    assert first.ready
+    builder = retriever.vocabulary_builder
+
+    _ingest_note(store, tmp_path, "sauna", "# Sauna\n\nDie Sauna im Keller ist geschlossen.\n")
+    retriever.retrieve("Ist die Sauna offen?")  # a build starts and waits at the gate
+    assert gated.waiting.wait(30.0)
+    building = retriever.vocabulary
+    _ingest_note(store, tmp_path, "kiosk", "# Kiosk\n\nDer Kiosk verkauft Zeitungen.\n")
+    retriever.retrieve("Hat der Kiosk Zeitungen?")
+    _ingest_note(store, tmp_path, "friseur", "# Friseur\n\nDer Friseur kommt dienstags.\n")
+    retriever.retrieve("Wann kommt der Friseur?")
+    newest = retriever.vocabulary
+    gated.gate.set()
+    assert builder.idle(60.0)
+
+    assert building is not None
+    assert newest is not None
+    assert building.ready
+    assert newest.ready
+    assert builder.skipped == 1  # the kiosk-only vocabulary was never built
+    assert gated.builds == 2  # one build at a time: the running one, then the newest
+    # The newest reused the vectors of the one built before it.
+    assert newest.embedded == len(set(newest.words) - set(building.words))
+    assert {"kiosk", "friseur"} <= set(newest.words)
 
 
 @pytest.mark.parametrize(
