@@ -111,6 +111,7 @@ async def _call(args: argparse.Namespace, settings: Settings) -> int:
             [CallerTurn(audio, after_agent_idle_ms=300 if args.realtime else None)],
             sample_rate=args.rate,
             realtime=args.realtime,
+            dialled=args.dialled,
         )
         bus = EventBus()
         call_id = new_call_id()
@@ -278,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("file", type=Path, metavar="CALLER.wav")
     call.add_argument("--out", type=Path, metavar="REPLY.wav", help="write the agent's audio")
     call.add_argument("--events", type=Path, metavar="EVENTS.jsonl", help="write every call event")
+    call.add_argument(
+        "--dialled",
+        default="",
+        metavar="NUMBER",
+        help="the number the caller dialled: picks the knowledge base as knowledge.routes does",
+    )
     call.add_argument(
         "--rate",
         type=int,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -242,6 +243,7 @@ class AgentSettings(_Section):
 
 
 COLLECTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+DIALLED_NUMBER = r"^[A-Za-z0-9+*#._-]{1,64}$"
 
 
 class KnowledgeSettings(_Section):
@@ -283,6 +285,12 @@ class KnowledgeSettings(_Section):
     )
     context_passages: int = Field(default=3, ge=1, le=10)
     lookup_timeout_s: float = Field(default=2.0, gt=0.0, le=30.0)
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Calls to these numbers (the user part of the INVITE's request URI, as "
+        "a PBX or SIP trunk addresses them) are answered from these collections, e.g. "
+        '{ "2300" = "radiologie" }; every other call from knowledge.collection.',
+    )
     expected_languages: tuple[Language, ...] = Field(
         default=("de", "en"),
         description="Languages documents may be in; others are refused at ingestion.",
@@ -303,6 +311,25 @@ class KnowledgeSettings(_Section):
         if self.embedding_url and self.embedding_dim is None:
             raise ValueError("embedding_dim is required when embedding_url is set")
         return self
+
+    @model_validator(mode="after")
+    def _routes_are_names(self) -> KnowledgeSettings:
+        for number, collection in self.routes.items():
+            if not re.fullmatch(DIALLED_NUMBER, number):
+                raise ValueError(
+                    f"routes: {number!r} is not a number or SIP user "
+                    "(1-64 of A-Z a-z 0-9 + * # . _ -)"
+                )
+            if not re.fullmatch(COLLECTION_NAME, collection):
+                raise ValueError(
+                    f"routes: {collection!r} (for {number!r}) is not a collection name "
+                    "(1-64 letters, digits, '-' or '_')"
+                )
+        return self
+
+    def collection_for(self, dialled: str) -> str:
+        """The collection that answers a call to ``dialled``."""
+        return self.routes.get(dialled, self.collection)
 
 
 class RecordingSettings(_Section):

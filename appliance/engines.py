@@ -59,6 +59,20 @@ class Engines:
     tools: ToolRegistry | None = None
     packager: ContextPackager | None = None
     prompts: dict[str, tuple[str, Int16Audio]] = field(default_factory=dict)
+    routed: dict[str, Responder] = field(default_factory=dict)
+    """Responders for the collections of ``knowledge.routes``, by collection."""
+    routed_knowledge: list[Knowledge] = field(default_factory=list)
+
+    def responder_for(self, dialled: str) -> Responder:
+        """The responder whose knowledge base answers calls to ``dialled``."""
+        collection = self.settings.knowledge.collection_for(dialled)
+        return self.routed.get(collection, self.responder)
+
+    def collection_for(self, dialled: str) -> str:
+        """The collection that answers calls to ``dialled`` ("" without a knowledge base)."""
+        if self.knowledge is None:
+            return ""
+        return self.settings.knowledge.collection_for(dialled)
 
     def prompt(self, name: str) -> tuple[str, Int16Audio, int]:
         text, audio = self.prompts[name]
@@ -111,11 +125,15 @@ class Engines:
                 await server.stop()
             raise
         knowledge = None
+        others: list[Knowledge] = []
         if settings.knowledge.use_in_calls:
             progress("opening the knowledge base")
             try:
                 knowledge = await asyncio.to_thread(_open_knowledge, settings)
+                others = await asyncio.to_thread(_open_routed, knowledge, settings)
             except BaseException:
+                if knowledge is not None:
+                    knowledge.close()
                 await llm.aclose()
                 if server is not None:
                     await server.stop()
@@ -123,6 +141,10 @@ class Engines:
         lookup = knowledge.lookup(settings) if knowledge else None
         tools = ToolRegistry(settings.tools) if settings.tools.connectors else None
         detector = EscalationDetector(settings.escalation)
+        routed = {
+            other.collection: Responder(llm, settings, other.lookup(settings), tools, detector)
+            for other in others
+        }
         engines = cls(
             settings,
             registry,
@@ -139,6 +161,8 @@ class Engines:
                 allowed_hosts=settings.tools.allowed_hosts,
                 sentiment=lambda text: -detector.classify(text).scores.get("emotional", 0.0),
             ),
+            routed=routed,
+            routed_knowledge=others,
         )
         progress("rendering prompts")
         await engines._render_prompts()
@@ -168,6 +192,8 @@ class Engines:
     async def close(self) -> None:
         if self.tools is not None:
             await self.tools.aclose()
+        for other in self.routed_knowledge:
+            other.close()
         if self.knowledge is not None:
             self.knowledge.close()
         await self.llm.aclose()
@@ -205,18 +231,34 @@ def _open_knowledge(settings: Settings) -> Knowledge:
     """The knowledge base; while its collection is empty the agent answers without it."""
     knowledge = open_knowledge(settings)
     knowledge.store.embedder.load()  # the first caller question must not wait for it
-    if knowledge.store.chunk_count():
+    _prepare(knowledge, settings)
+    return knowledge
+
+
+def _open_routed(knowledge: Knowledge, settings: Settings) -> list[Knowledge]:
+    """The other collections ``knowledge.routes`` names, on the same client."""
+    names = sorted(set(settings.knowledge.routes.values()) - {knowledge.collection})
+    others = [knowledge.other_collection(settings, name) for name in names]
+    for other in others:
+        _prepare(other, settings)
+    return others
+
+
+def _prepare(knowledge: Knowledge, settings: Settings) -> None:
+    chunks = knowledge.store.chunk_count()
+    if chunks:
         knowledge.retriever.prepare()  # keyword index and the collection's vocabulary
+    routes = sorted(n for n, c in settings.knowledge.routes.items() if c == knowledge.collection)
     log.info(
         "knowledge base open",
         extra={
-            "collection": settings.knowledge.collection,
-            "chunks": knowledge.store.chunk_count(),
+            "collection": knowledge.collection,
+            "chunks": chunks,
+            "routes": routes,
             "answer_mode": settings.knowledge.answer_mode,
             "qdrant": "server" if settings.knowledge.qdrant_url else "local",
         },
     )
-    return knowledge
 
 
 def _load_tts(settings: Settings, registry: ModelRegistry) -> PiperTTS:

@@ -61,6 +61,10 @@ class CallStarted(CallEvent):
     transport: str
     language: str
     remote: str = ""
+    dialled: str = ""
+    """The number the caller dialled (SIP request URI), when known."""
+    collection: str = ""
+    """The knowledge base that answers this call ("" without one)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,6 +199,7 @@ class AnswerSources(CallEvent):
     unsupported: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
     llm_error: str = ""  # the LLM's error code when the passages answered in its place
+    collection: str = ""  # the knowledge base the passages came from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

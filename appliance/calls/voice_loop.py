@@ -99,6 +99,10 @@ class VoiceLoop:
         self.transport = transport
         self.engines = engines
         self.settings = settings
+        # The knowledge base this call is answered from follows the number dialled.
+        self.responder = engines.responder_for(transport.dialled)
+        lookup = self.responder.knowledge
+        self.collection = lookup.collection if lookup is not None else ""
         self.language = settings.agent.language
         self.emitter = CallEmitter(call_id, bus)
         self.detector = TurnDetector(settings.turn, settings.vad)
@@ -146,8 +150,18 @@ class VoiceLoop:
             transport=self.transport.name,
             language=self.language,
             remote=self.transport.remote,
+            dialled=self.transport.dialled,
+            collection=self.collection,
         )
-        log.info("call started", extra={"call_id": self.call_id, "transport": self.transport.name})
+        log.info(
+            "call started",
+            extra={
+                "call_id": self.call_id,
+                "transport": self.transport.name,
+                "dialled": self.transport.dialled,
+                "collection": self.collection,
+            },
+        )
         transport_task = asyncio.create_task(self.transport.run(self.ports))
         self._speak_prompt("greeting")
         hangup_by = "caller"
@@ -590,7 +604,7 @@ class VoiceLoop:
             stage = "llm"
             stats = StreamStats()
             history = list(self.history)
-            answer = self.engines.responder.reply(
+            answer = self.responder.reply(
                 history, reply.user_text, stats, reply.notes, self.identity
             )
             # aclosing: a cancelled turn closes the LLM stream before the loop moves on
@@ -798,6 +812,7 @@ class VoiceLoop:
             unsupported=notes.unsupported,
             withheld=notes.withheld,
             llm_error=notes.llm_error,
+            collection=self.collection,
         )
 
     def _emit_timings(self, reply: Reply) -> None:

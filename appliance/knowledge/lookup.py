@@ -41,6 +41,10 @@ class KnowledgeLookup:
         self._sole_writer = sole_writer
         self._counted: tuple[int, int] | None = None  # (generation, chunks)
 
+    @property
+    def collection(self) -> str:
+        return self.retriever.store.collection
+
     async def has_documents(self) -> bool:
         """Asked on every caller turn; with a sole writer answered from memory."""
         store = self.retriever.store

@@ -37,6 +37,8 @@ class Knowledge:
     sources: SourceArchive
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Held for every store operation: Qdrant's local mode is not made for concurrent use."""
+    owns_client: bool = True
+    """False for another collection opened on this one's client (``other_collection``)."""
 
     def lookup(self, settings: Settings) -> KnowledgeLookup:
         config = settings.knowledge
@@ -48,9 +50,27 @@ class Knowledge:
             sole_writer=config.qdrant_url is None,  # local mode: the path is ours alone
         )
 
+    @property
+    def collection(self) -> str:
+        return self.store.collection
+
+    def other_collection(self, settings: Settings, collection: str) -> Knowledge:
+        """Another knowledge base on the same client, embedder and lock (one Qdrant
+        local-mode path admits one client)."""
+        store = _store(self.client, self.store.embedder, settings.knowledge, collection)
+        return Knowledge(
+            self.client,
+            store,
+            _retriever(store, settings.knowledge),
+            _sources(settings, collection),
+            lock=self.lock,
+            owns_client=False,
+        )
+
     def close(self) -> None:
-        self.client.close()
-        self.store.embedder.close()
+        if self.owns_client:
+            self.client.close()
+            self.store.embedder.close()
 
 
 def open_server_client(config: KnowledgeSettings) -> QdrantClient:
@@ -114,13 +134,27 @@ def open_knowledge(settings: Settings) -> Knowledge:
         client = open_server_client(config)
     else:
         client = open_local_client(settings.data_dir)
-    store = KnowledgeStore(
+    store = _store(client, embedder, config, config.collection)
+    return Knowledge(
+        client, store, _retriever(store, config), _sources(settings, config.collection)
+    )
+
+
+def _store(
+    client: QdrantClient, embedder: EmbeddingEngine, config: KnowledgeSettings, collection: str
+) -> KnowledgeStore:
+    return KnowledgeStore(
         client,
         embedder,
-        collection=config.collection,
+        collection=collection,
         max_file_bytes=int(config.max_file_mb * 1024 * 1024),
         expected_languages=config.expected_languages,
     )
-    retriever = Retriever(store, min_score=config.min_score, keyword_weight=config.keyword_weight)
-    sources = SourceArchive(settings.data_dir / "knowledge" / config.collection / "sources")
-    return Knowledge(client, store, retriever, sources)
+
+
+def _retriever(store: KnowledgeStore, config: KnowledgeSettings) -> Retriever:
+    return Retriever(store, min_score=config.min_score, keyword_weight=config.keyword_weight)
+
+
+def _sources(settings: Settings, collection: str) -> SourceArchive:
+    return SourceArchive(settings.data_dir / "knowledge" / collection / "sources")

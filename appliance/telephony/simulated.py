@@ -66,8 +66,10 @@ class SimulatedCaller:
         tail_ms: int = 1500,
         max_duration_s: float = 900.0,
         max_wait_s: float = 60.0,
+        dialled: str = "",
     ) -> None:
         self.turns = turns
+        self.dialled = dialled
         self.sample_rate = sample_rate
         self.realtime = realtime
         self.tail_ms = tail_ms

@@ -94,6 +94,8 @@ class Transport(Protocol):
     name: str
     sample_rate: int
     remote: str
+    dialled: str
+    """The number the caller dialled, when the transport knows it ("" otherwise)."""
 
     async def run(self, ports: MediaPorts) -> str:
         """Carry media until the call ends; return why it ended."""

@@ -180,6 +180,7 @@ class WebRtcTransport:
         self.call_id = call_id
         self.sample_rate = sample_rate
         self.remote = remote
+        self.dialled = ""  # a browser call dials no number
         self.connect_timeout_s = connect_timeout_s
         self.media_timeout_s = media_timeout_s
         self.max_call_s = max_call_s

@@ -6,6 +6,9 @@
     POST   /api/kb/reindex               rebuild every chunk from the kept originals
     GET    /api/kb/search?q=...          the passages a caller's question would get
 
+Each takes ``?collection=NAME`` for a knowledge base of ``knowledge.routes``
+(default: ``knowledge.collection``).
+
 Errors answer ``{"code": ..., "message": ...}`` with a fitting status. Access:
 a bearer token from ``http.api_token_file``; without one configured, only
 clients on this machine are served (accounts and roles arrive with the
@@ -46,20 +49,32 @@ _STATUS = {
     ErrorCode.KB_FILE_UNSUPPORTED: 415,
     ErrorCode.KB_FILE_TOO_LARGE: 413,
     ErrorCode.KB_DOC_NOT_FOUND: 404,
+    ErrorCode.KB_COLLECTION_NOT_FOUND: 404,
     ErrorCode.KB_FILE_NOT_FOUND: 404,
     ErrorCode.KB_UNAVAILABLE: 503,
     ErrorCode.KB_STORE_FAILED: 503,
 }
 
 
-def _knowledge(state: State) -> Knowledge:
+def _knowledge(state: State, collection: str | None) -> Knowledge:
     knowledge: Knowledge | None = state.engines.knowledge
     if knowledge is None:
         raise KnowledgeError(
             "the knowledge base is switched off (knowledge.use_in_calls = false)",
             kb_code=ErrorCode.KB_UNAVAILABLE,
         )
-    return knowledge
+    if collection is None or collection == knowledge.collection:
+        return knowledge
+    routed: list[Knowledge] = state.engines.routed_knowledge
+    for other in routed:
+        if other.collection == collection:
+            return other
+    known = ", ".join([knowledge.collection, *(o.collection for o in routed)])
+    raise KnowledgeError(
+        f"no knowledge base {collection!r} is open (configured: {known}; add it to "
+        "knowledge.routes)",
+        kb_code=ErrorCode.KB_COLLECTION_NOT_FOUND,
+    )
 
 
 def _error(_: Request[Any, Any, Any], exc: KnowledgeError) -> Response[dict[str, str]]:
@@ -94,8 +109,10 @@ async def _locked(knowledge: Knowledge, fn: Any, *args: Any) -> Any:
 
 
 @get("/documents")
-async def list_documents(state: State) -> list[dict[str, Any]]:
-    knowledge = _knowledge(state)
+async def list_documents(
+    state: State, collection: FromQuery[str | None] = None
+) -> list[dict[str, Any]]:
+    knowledge = _knowledge(state, collection)
     documents = await _locked(knowledge, knowledge.store.documents)
     return [asdict(doc) for doc in documents]
 
@@ -106,8 +123,9 @@ def _upload_handler(max_bytes: int) -> Any:
         state: State,
         data: MultipartBody[UploadFile],
         doc_id: FromQuery[str | None] = None,
+        collection: FromQuery[str | None] = None,
     ) -> Response[dict[str, Any]]:
-        knowledge = _knowledge(state)
+        knowledge = _knowledge(state, collection)
         name = _SAFE_NAME.sub("_", Path(data.filename or "upload").name).strip("._") or "upload"
         if Path(name).suffix.lower() not in SUFFIXES:
             raise KnowledgeError(
@@ -146,8 +164,10 @@ def _ingest_and_keep(knowledge: Knowledge, path: Path, doc_id: str | None) -> An
 
 
 @delete("/documents/{doc_id:str}", status_code=200)
-async def delete_document(state: State, doc_id: FromPath[str]) -> dict[str, Any]:
-    knowledge = _knowledge(state)
+async def delete_document(
+    state: State, doc_id: FromPath[str], collection: FromQuery[str | None] = None
+) -> dict[str, Any]:
+    knowledge = _knowledge(state, collection)
 
     def remove() -> int:
         removed = knowledge.store.delete(doc_id)
@@ -158,8 +178,8 @@ async def delete_document(state: State, doc_id: FromPath[str]) -> dict[str, Any]
 
 
 @post("/reindex", status_code=200)
-async def reindex(state: State) -> dict[str, Any]:
-    knowledge = _knowledge(state)
+async def reindex(state: State, collection: FromQuery[str | None] = None) -> dict[str, Any]:
+    knowledge = _knowledge(state, collection)
 
     def rebuild() -> dict[str, Any]:
         done, failed = [], []
@@ -174,10 +194,16 @@ async def reindex(state: State) -> dict[str, Any]:
 
 
 @get("/search")
-async def search(state: State, q: FromQuery[str], k: FromQuery[int] = 5) -> dict[str, Any]:
-    knowledge = _knowledge(state)
+async def search(
+    state: State,
+    q: FromQuery[str],
+    k: FromQuery[int] = 5,
+    collection: FromQuery[str | None] = None,
+) -> dict[str, Any]:
+    knowledge = _knowledge(state, collection)
     result = await _locked(knowledge, knowledge.retriever.retrieve, q, max(1, min(k, 50)))
     return {
+        "collection": knowledge.collection,
         "relevant": result.relevant,
         "top_score": result.top_score,
         "passages": [asdict(p) for p in result.passages],

@@ -89,7 +89,10 @@ async def test_call_simulates_a_phone_call_from_a_wav_file(
         str(out),
         "--events",
         str(events),
+        "--dialled",
+        "2300",
         data_dir=tmp_path,
+        env={"APPLIANCE_KNOWLEDGE__ROUTES": '{"2300": "radiologie"}'},
     )
     assert result.returncode == 0, result.stderr
     caller_lines = [line for line in result.stdout.splitlines() if " caller " in line]
@@ -100,8 +103,11 @@ async def test_call_simulates_a_phone_call_from_a_wav_file(
     reply, rate = read_wav(out)
     assert rate == RATE
     assert voiced_ms(reply) > 3000
-    kinds = [json.loads(line)["kind"] for line in events.read_text().splitlines()]
+    recorded = [json.loads(line) for line in events.read_text().splitlines()]
+    kinds = [event["kind"] for event in recorded]
     assert kinds[0] == "call_started"
+    # The dialled number picked the routed knowledge base, opened at start-up.
+    assert (recorded[0]["dialled"], recorded[0]["collection"]) == ("2300", "radiologie")
     assert kinds[-1] == "call_ended"
     assert "turn_timings" in kinds
     # operational logs never carry what the caller said

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from appliance.agent.responder import Responder
 from appliance.config import Settings
 from appliance.engines import Engines
 from appliance.knowledge.service import open_knowledge
@@ -112,3 +113,52 @@ async def test_a_configured_token_is_required(kb_engines: Engines, tmp_path: Pat
         right = {"Authorization": "Bearer s3cret-token"}
         assert (await http.get("/api/kb/documents", headers=right)).status_code == 200
         assert (await http.get("/health")).status_code == 200  # health stays open
+
+
+async def test_a_routed_departments_base_is_managed_with_collection(
+    engines: Engines, settings: Settings, tmp_path: Path
+) -> None:
+    routed_settings = settings.with_overrides(
+        data_dir=str(tmp_path),  # type: ignore[arg-type]
+        knowledge={"routes": {"2300": "radiologie"}},
+    )
+    main = open_knowledge(routed_settings)
+    radiology = main.other_collection(routed_settings, "radiologie")
+    routed = dataclasses.replace(
+        engines,
+        settings=routed_settings,
+        knowledge=main,
+        routed_knowledge=[radiology],
+        routed={
+            "radiologie": Responder(engines.llm, routed_settings, radiology.lookup(routed_settings))
+        },
+    )
+    xray = b"# X-ray\n\nX-rays are taken without an appointment on weekdays from 7 to 16.\n"
+    try:
+        async with app_server(routed) as base, httpx.AsyncClient(base_url=base) as http:
+            department = {"collection": "radiologie"}
+            created = await http.post(
+                "/api/kb/documents", params=department, files=upload("xray.md", xray)
+            )
+            assert created.status_code == 201, created.text
+            listed = (await http.get("/api/kb/documents", params=department)).json()
+            assert [d["doc_id"] for d in listed] == ["xray"]
+            assert (await http.get("/api/kb/documents")).json() == []  # the default base
+            found = await http.get(
+                "/api/kb/search",
+                params={**department, "q": "Do I need an appointment for an X-ray?"},
+            )
+            assert found.json()["collection"] == "radiologie"
+            assert found.json()["passages"][0]["doc_id"] == "xray"
+            # Calls to 2300 are answered from what was just uploaded.
+            lookup = routed.responder_for("2300").knowledge
+            assert lookup is not None
+            assert await lookup.has_documents()
+
+            unknown = await http.get("/api/kb/documents", params={"collection": "kardiologie"})
+            assert unknown.status_code == 404
+            assert unknown.json()["code"] == "KB_COLLECTION_NOT_FOUND"
+            assert "configured: default, radiologie" in unknown.json()["message"]
+    finally:
+        radiology.close()
+        main.close()

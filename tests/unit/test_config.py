@@ -59,3 +59,31 @@ def test_broken_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
         load_settings(broken, environ={})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "missing.toml", environ={})
+
+
+def test_knowledge_routes_map_dialled_numbers_to_collections(tmp_path: Path) -> None:
+    config = tmp_path / "appliance.toml"
+    config.write_text(
+        '[knowledge]\ncollection = "klinikum"\n'
+        '[knowledge.routes]\n"2300" = "radiologie"\n"+494181923400" = "abrechnung"\n'
+    )
+    knowledge = load_settings(config, environ={"HOME": str(tmp_path)}).knowledge
+    assert knowledge.collection_for("2300") == "radiologie"
+    assert knowledge.collection_for("+494181923400") == "abrechnung"
+    assert knowledge.collection_for("2301") == "klinikum"
+    assert knowledge.collection_for("") == "klinikum"
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ('"2300" = "../etc"', "'../etc' (for '2300') is not a collection name"),
+        ('"23 00" = "radiologie"', "'23 00' is not a number or SIP user"),
+    ],
+)
+def test_bad_knowledge_routes_are_named(tmp_path: Path, routes: str, message: str) -> None:
+    config = tmp_path / "appliance.toml"
+    config.write_text(f"[knowledge.routes]\n{routes}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, environ={"HOME": str(tmp_path)})
+    assert message in str(caught.value)

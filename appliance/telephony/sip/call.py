@@ -62,9 +62,11 @@ class SipTransport:
         sample_rate: int,
         loop: asyncio.AbstractEventLoop,
         owner: CallOwner,
+        dialled: str = "",
     ) -> None:
         self.call_id = call_id
         self.remote = remote
+        self.dialled = dialled
         self.sample_rate = sample_rate
         self.ports: MediaPorts | None = None
         self.end_reason = ""
@@ -177,6 +179,7 @@ class SipCall(pj.Call):  # type: ignore[misc]  # pjsua2 has no stubs
         self.started = False  # the voice loop was handed this call
         self.media_index: int | None = None
         self.signalling = "unknown"  # transport the INVITE came over: udp, tcp, tls
+        self.dialled = ""  # the request URI's user part: the number dialled
         self.media_proto = ""  # the audio stream's SDP transport, e.g. RTP/SAVP
         self.rx_packets = 0
         self.rx_changed = time.monotonic()

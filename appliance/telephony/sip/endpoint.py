@@ -48,6 +48,7 @@ from appliance.telephony.sip.ack_guard import AckGuard
 from appliance.telephony.sip.attended import ConsultCall
 from appliance.telephony.sip.audio_port import CallAudioPort, audio_format
 from appliance.telephony.sip.call import SipCall, SipTransport
+from appliance.telephony.sip.dialled import dialled_user
 from appliance.telephony.sip.gpu import GpuProbe, headroom_for
 from appliance.telephony.sip.guard import pj_callback
 from appliance.telephony.sip.settings import PJSUA_MAX_CALLS, IpNetwork, SipSettings
@@ -729,7 +730,9 @@ class SipEndpoint:
         source = str(prm.rdata.srcAddress)
         call_id = new_call_id()
         call = SipCall(self, account, prm.callId, call_id=call_id, remote=source)
-        call.signalling = signalling_transport(str(prm.rdata.wholeMsg))
+        message = str(prm.rdata.wholeMsg)
+        call.signalling = signalling_transport(message)
+        call.dialled = dialled_user(message)
         self._calls[call_id] = call
         answer = pj.CallOpParam(True)
         if not self._allowed(source):
@@ -816,6 +819,7 @@ class SipEndpoint:
         transport = SipTransport(
             call_id=call.call_id,
             remote=call.remote,
+            dialled=call.dialled,
             sample_rate=BRIDGE_RATE,
             loop=self._loop,
             owner=self,
