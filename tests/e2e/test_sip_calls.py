@@ -51,12 +51,13 @@ from tests.support.sip_service import (
     start_service,
     wait_until,
 )
-from tests.support.speech import normalise_words, silence
+from tests.support.speech import normalise_words, silence, word_error_rate
 
 pytestmark = pytest.mark.asyncio
 
 LINE_RATE = 8_000  # baresip's microphone file and recording (PCMU)
 GREETING_ROOM_MS = 10_000  # the caller lets the greeting finish before asking
+QUESTION = "What are the visiting hours on the ward?"
 
 
 @pytest.mark.slow
@@ -89,7 +90,7 @@ async def test_registered_extension_answers_a_caller_through_kamailio(
         assert registration["status_code"] == 200
         assert registration["expires_s"] > 0
 
-        question = await say(engines, "What are the visiting hours on the ward?", LINE_RATE)
+        question = await say(engines, QUESTION, LINE_RATE)
         caller_audio = concat(
             silence(GREETING_ROOM_MS, LINE_RATE), question, silence(40_000, LINE_RATE)
         )
@@ -102,8 +103,9 @@ async def test_registered_extension_answers_a_caller_through_kamailio(
             assert started.transport == "sip"
 
             asked = await next_event(events, TranscriptFinal, 60)
-            # Tolerant: on a G.711 line Whisper tiny sometimes mishears one word.
-            assert len({"visiting", "hours", "ward"} & set(normalise_words(asked.text))) >= 2
+            # Tolerant: on a G.711 line Whisper tiny sometimes mishears a word or two
+            # ("What are the busy hours on the war?"); other audio would score near 1.
+            assert word_error_rate(QUESTION, asked.text) <= 0.4, asked.text
             answered = await next_event(events, AgentTurnCompleted, 60, turn_id=asked.turn_id)
             assert answered.text
 
