@@ -68,12 +68,6 @@ class Engines:
         collection = self.settings.knowledge.collection_for(dialled)
         return self.routed.get(collection, self.responder)
 
-    def collection_for(self, dialled: str) -> str:
-        """The collection that answers calls to ``dialled`` ("" without a knowledge base)."""
-        if self.knowledge is None:
-            return ""
-        return self.settings.knowledge.collection_for(dialled)
-
     def prompt(self, name: str) -> tuple[str, Int16Audio, int]:
         text, audio = self.prompts[name]
         return text, audio, self.tts.sample_rate
